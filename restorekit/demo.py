@@ -1,0 +1,107 @@
+"""``restorekit demo``: degrade the bundled sample, restore it, write before/after and a report.
+
+The sample (``restorekit/data/astronaut.png``) is blurred with a known Gaussian PSF and given
+white Gaussian noise from a fixed seed; the restoration chain then runs through the same
+registered operations that the CLI and the nodes use.
+"""
+
+from __future__ import annotations
+
+import time
+from importlib import resources
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+
+from .image import from_comfy, to_comfy
+from .io import read_image, write_image
+from .params import get_operation
+
+BLUR_SIGMA_PX = 1.6
+NOISE_SIGMA_255 = 8.0
+SEED = 0
+
+#: The restoration chain: (operation, user-level parameters). The PSF is passed to deblurring steps.
+CHAIN: tuple[tuple[str, dict], ...] = (
+    ("wavelet_denoise", {"method": "bayes", "transform": "cycle_spinning"}),
+    ("richardson_lucy", {}),
+)
+
+
+def sample_image() -> torch.Tensor:
+    """The bundled sample as a core tensor ``[1, 3, H, W]`` in [0, 1]."""
+    with resources.as_file(resources.files("restorekit") / "data" / "astronaut.png") as path:
+        pixels = read_image(path).pixels
+    return from_comfy(torch.from_numpy(pixels).unsqueeze(0), "sample").pixels
+
+
+def _run(name: str, values: dict, device: str) -> tuple:
+    op = get_operation(name)
+    core = {}
+    for p in op.inputs:
+        v = values.get(p.name)
+        core[p.name] = v if p.is_data else p.to_core(values.get(p.name, p.default))
+    if not op.gpu:
+        core = {k: (v.cpu() if isinstance(v, torch.Tensor) else v) for k, v in core.items()}
+    else:
+        core = {k: (v.to(device) if isinstance(v, torch.Tensor) else v) for k, v in core.items()}
+    return op.call(core)
+
+
+def degrade(clean: torch.Tensor, psf_kernel: torch.Tensor) -> torch.Tensor:
+    """Blur with ``psf_kernel`` (reflect borders) and add noise of ``NOISE_SIGMA_255`` / 255."""
+    kh, kw = psf_kernel.shape
+    k = psf_kernel.to(clean).flip(0, 1).expand(clean.shape[1], 1, kh, kw)
+    padded = F.pad(clean, (kw // 2, kw // 2, kh // 2, kh // 2), mode="reflect")
+    blurred = F.conv2d(padded, k, groups=clean.shape[1])
+    gen = torch.Generator().manual_seed(SEED)
+    noise = torch.randn(blurred.shape, generator=gen) * (NOISE_SIGMA_255 / 255.0)
+    return (blurred + noise.to(blurred)).clamp(0, 1)
+
+
+def run_demo(output: Path, device: str = "cpu") -> dict:
+    """Run the demo and write ``clean.png``, ``degraded.png``, ``restored.png``, ``compare.png``
+    and ``report.txt`` into ``output``. Returns the figures of the report."""
+    output.mkdir(parents=True, exist_ok=True)
+    clean = sample_image()
+    psf = _run("make_psf", {"shape": "gaussian", "sigma": BLUR_SIGMA_PX}, device)[0]
+    degraded = degrade(clean, psf.kernel)
+    metrics = get_operation("quality_metrics")
+
+    def measure(x: torch.Tensor) -> tuple[float, float]:
+        psnr, ssim = _run(metrics.name, {"image": x, "reference": clean}, device)[:2]
+        return float(psnr), float(ssim)
+
+    lines = [
+        "restorekit demo",
+        f"sample: bundled astronaut photograph, {clean.shape[-1]}x{clean.shape[-2]} RGB",
+        f"degradation: Gaussian blur sigma {BLUR_SIGMA_PX} px + white Gaussian noise sigma {NOISE_SIGMA_255}/255 (seed {SEED})",
+        "",
+    ]
+    figures = {"degraded": measure(degraded)}
+    current = degraded
+    for name, params in CHAIN:
+        values = dict(params, image=current)
+        op = get_operation(name)
+        if any(p.kind == "psf" for p in op.inputs):
+            values["psf"] = psf
+        start = time.perf_counter()
+        result = _run(name, values, device)
+        elapsed = time.perf_counter() - start
+        current = result[0].float().cpu()
+        figures[name] = measure(current)
+        lines.append(f"step {op.display_name}: {elapsed:.2f} s, PSNR {figures[name][0]:.2f} dB, SSIM {figures[name][1]:.4f}")
+    lines += [
+        "",
+        f"PSNR degraded {figures['degraded'][0]:.2f} dB -> restored {figures[CHAIN[-1][0]][0]:.2f} dB",
+        f"SSIM degraded {figures['degraded'][1]:.4f} -> restored {figures[CHAIN[-1][0]][1]:.4f}",
+    ]
+    grid = _run("compare", {"image_1": clean, "image_2": degraded, "image_3": current,
+                            "labels": "clean, degraded, restored"}, device)[0]
+    for name, tensor in (("clean", clean), ("degraded", degraded), ("restored", current), ("compare", grid)):
+        write_image(output / f"{name}.png", to_comfy(tensor.cpu())[0].numpy(), 8)
+    report = "\n".join(lines) + "\n"
+    (output / "report.txt").write_text(report, encoding="utf-8")
+    print(report + f"wrote {output}/clean.png, degraded.png, restored.png, compare.png, report.txt")
+    return figures

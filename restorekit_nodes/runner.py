@@ -1,0 +1,99 @@
+"""Run an operation on ComfyUI values: convert inputs at the boundary, call the core, convert outputs.
+
+This module does not import ComfyUI; :mod:`.comfy_bridge` supplies the device and the progress
+callback when ComfyUI is present.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+
+from ..restorekit.errors import InvalidImageError, InvalidParameterError
+from ..restorekit.image import from_comfy, mask_from_comfy, mask_to_comfy, to_comfy
+from ..restorekit.params import Operation
+from ..restorekit.progress import ProgressCallback
+
+
+def _psf_type():
+    from ..restorekit.deblur.psf import PSF
+
+    return PSF
+
+
+def convert_inputs(
+    op: Operation, values: dict[str, Any], device: torch.device | str | None
+) -> tuple[dict[str, Any], torch.Tensor | None]:
+    """Turn node input values into core values; return them and the main image's alpha."""
+    core: dict[str, Any] = {}
+    alpha = None
+    seen_image = False
+    unknown = set(values) - {p.name for p in op.inputs}
+    if unknown:
+        raise InvalidParameterError(
+            op.display_name, f"unexpected inputs {sorted(unknown)}.", f"valid inputs: {[p.name for p in op.inputs]}."
+        )
+    for p in op.inputs:
+        value = values.get(p.name)
+        if p.is_data and value is None:
+            if not p.optional:
+                raise InvalidImageError(p.name, "this input is required but nothing is connected.", "connect it.")
+            core[p.name] = None
+            continue
+        if p.kind == "image":
+            split = from_comfy(value, p.name, device)
+            core[p.name] = split.pixels
+            if not seen_image:
+                alpha, seen_image = split.alpha, True
+        elif p.kind == "mask":
+            core[p.name] = mask_from_comfy(value, p.name, device)
+        elif p.kind == "psf":
+            if not isinstance(value, _psf_type()):
+                raise InvalidParameterError(p.name, f"expected a PSF, got {type(value).__name__}.", "connect Make PSF.")
+            core[p.name] = value
+        else:
+            core[p.name] = p.to_core(value)
+    return core, alpha
+
+
+def convert_outputs(
+    op: Operation, results: tuple, alpha: torch.Tensor | None, device: torch.device | str | None
+) -> tuple:
+    """Turn core results into ComfyUI values; re-attach alpha to images of the main image's size."""
+    out = []
+    for spec, value in zip(op.outputs, results, strict=True):
+        if spec.kind == "image":
+            keep_alpha = alpha is not None and value.shape[0] == alpha.shape[0] and value.shape[-2:] == alpha.shape[-2:]
+            out.append(to_comfy(value, alpha if keep_alpha else None, device, name=f"{op.display_name}: {spec.name}"))
+        elif spec.kind == "mask":
+            out.append(mask_to_comfy(value, device))
+        elif spec.kind == "float":
+            out.append(float(value))
+        elif spec.kind == "int":
+            out.append(int(value))
+        elif spec.kind == "string":
+            out.append(str(value))
+        else:
+            out.append(value)
+    return tuple(out)
+
+
+def run_operation(
+    op: Operation,
+    values: dict[str, Any],
+    *,
+    device: torch.device | str | None = None,
+    output_device: torch.device | str | None = None,
+    progress: ProgressCallback | None = None,
+) -> tuple:
+    """Validate and convert ``values`` (ComfyUI types), run ``op``, and return ComfyUI outputs.
+
+    ``device``: where GPU-capable operations compute (default: where the inputs are);
+    operations declared CPU-only always get CPU tensors. ``output_device``: where IMAGE and
+    MASK outputs are returned (default: the compute device).
+    """
+    compute = device if op.gpu else torch.device("cpu")
+    core, alpha = convert_inputs(op, values, compute)
+    results = op.call(core, progress)
+    return convert_outputs(op, results, alpha, output_device)

@@ -1,0 +1,90 @@
+"""Classic (V1) ComfyUI node classes, generated from the operation declarations."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..restorekit.params import Operation, Param, all_operations
+from .comfy_bridge import devices, progress_callback
+from .runner import run_operation
+
+#: ComfyUI socket type of each declared kind.
+COMFY_TYPES = {
+    "image": "IMAGE",
+    "mask": "MASK",
+    "psf": "RK_PSF",
+    "float": "FLOAT",
+    "int": "INT",
+    "bool": "BOOLEAN",
+    "string": "STRING",
+}
+
+
+def input_spec(p: Param) -> tuple:
+    """The ``INPUT_TYPES`` entry of one parameter."""
+    options: dict[str, Any] = {"tooltip": p.tooltip}
+    if p.advanced:
+        options["advanced"] = True
+    if p.kind == "choice":
+        options["default"] = p.default
+        return (list(p.choices), options)
+    if p.kind in ("float", "int"):
+        options["default"] = p.default
+        for key in ("min", "max", "step"):
+            value = getattr(p, key)
+            if value is not None:
+                options[key] = value
+        if p.kind == "float":
+            options.setdefault("step", 0.01)
+            options["round"] = False
+        if p.name == "seed":
+            options["control_after_generate"] = True
+    elif p.kind == "bool":
+        options["default"] = bool(p.default)
+    elif p.kind == "string":
+        options["default"] = p.default or ""
+        options["multiline"] = p.multiline
+    return (COMFY_TYPES[p.kind], options)
+
+
+def input_types(op: Operation) -> dict[str, dict[str, tuple]]:
+    required = {p.name: input_spec(p) for p in op.inputs if not p.optional}
+    optional = {p.name: input_spec(p) for p in op.inputs if p.optional}
+    return {"required": required, "optional": optional}
+
+
+def execute_in_comfy(op: Operation, values: dict[str, Any]) -> tuple:
+    """Run ``op`` with ComfyUI's devices and progress bar (plain defaults without ComfyUI)."""
+    compute, output = devices()
+    return run_operation(op, values, device=compute, output_device=output, progress=progress_callback())
+
+
+def make_node_class(op: Operation) -> type:
+    """Build the V1 node class of one operation."""
+
+    def execute(self, **kwargs: Any) -> tuple:
+        return execute_in_comfy(op, kwargs)
+
+    return type(
+        op.node_id,
+        (),
+        {
+            "__doc__": op.description,
+            "INPUT_TYPES": classmethod(lambda cls: input_types(op)),
+            "RETURN_TYPES": tuple(COMFY_TYPES[o.kind] for o in op.outputs),
+            "RETURN_NAMES": tuple(o.name for o in op.outputs),
+            "OUTPUT_TOOLTIPS": tuple(o.help for o in op.outputs),
+            "FUNCTION": "execute",
+            "CATEGORY": op.full_category,
+            "DESCRIPTION": op.description,
+            "OPERATION": op,
+            "execute": execute,
+        },
+    )
+
+
+def node_mappings() -> tuple[dict[str, type], dict[str, str]]:
+    """``NODE_CLASS_MAPPINGS`` and ``NODE_DISPLAY_NAME_MAPPINGS`` for every operation."""
+    classes = {op.node_id: make_node_class(op) for op in all_operations()}
+    names = {op.node_id: op.display_name for op in all_operations()}
+    return classes, names

@@ -1,0 +1,107 @@
+"""Every registered node, run as ComfyUI runs it: default parameters, inside torch.inference_mode()."""
+
+from __future__ import annotations
+
+import inspect
+
+import pytest
+import torch
+from pack import load_pack, v1_classes
+
+CLASSES = v1_classes()
+NODE_IDS = sorted(CLASSES)
+
+
+def _defaults(cls: type) -> dict:
+    spec = cls.INPUT_TYPES()
+    values = {}
+    for section in ("required", "optional"):
+        for name, (kind, options) in spec.get(section, {}).items():
+            if isinstance(kind, list):
+                values[name] = options.get("default", kind[0])
+            elif kind in ("FLOAT", "INT", "BOOLEAN", "STRING"):
+                values[name] = options["default"]
+    return values
+
+
+def _make_psf() -> object:
+    make = CLASSES["RK_MakePsf"]()
+    return getattr(make, make.FUNCTION)(**_defaults(CLASSES["RK_MakePsf"]))[0]
+
+
+def _inputs(cls: type, image: torch.Tensor) -> dict:
+    values = _defaults(cls)
+    for name, (kind, _options) in cls.INPUT_TYPES()["required"].items():
+        if kind == "IMAGE":
+            values[name] = image
+        elif kind == "MASK":
+            values[name] = torch.ones(image.shape[:3])
+        elif kind == "RK_PSF":
+            values[name] = _make_psf()
+    return values
+
+
+def _images() -> dict[str, torch.Tensor]:
+    gen = torch.Generator().manual_seed(0)
+    base = torch.rand(3, 48, 40, 3, generator=gen)
+    smooth = torch.nn.functional.avg_pool2d(base.permute(0, 3, 1, 2), 5, 1, 2).permute(0, 2, 3, 1)
+    rgba = torch.cat([smooth[:1], torch.rand(1, 48, 40, 1, generator=gen)], dim=-1)
+    return {"rgb_batch3": smooth.contiguous(), "rgba": rgba.contiguous(), "gray": smooth[:1, :, :, :1].contiguous()}
+
+
+IMAGES = _images()
+
+
+@pytest.mark.parametrize("kind", sorted(IMAGES))
+@pytest.mark.parametrize("node_id", NODE_IDS)
+def test_node_runs_with_defaults_in_inference_mode(node_id: str, kind: str) -> None:
+    cls = CLASSES[node_id]
+    image = IMAGES[kind]
+    values = _inputs(cls, image)
+    with torch.inference_mode():
+        outputs = getattr(cls(), cls.FUNCTION)(**values)
+    assert isinstance(outputs, tuple) and len(outputs) == len(cls.RETURN_TYPES)
+    takes_image = "image" in cls.INPUT_TYPES()["required"] or "image_1" in cls.INPUT_TYPES()["required"]
+    for kind_out, value in zip(cls.RETURN_TYPES, outputs, strict=True):
+        if kind_out == "IMAGE":
+            assert value.dtype == torch.float32 and value.dim() == 4
+            assert torch.isfinite(value).all()
+            assert value.min() >= 0 and value.max() <= 1
+            if takes_image:
+                assert value.shape[0] == image.shape[0], "batch length must be kept"
+            if takes_image and value.shape[1:3] == image.shape[1:3]:
+                assert value.shape[-1] == image.shape[-1], "channel count (and alpha) must be kept"
+                if image.shape[-1] == 4:
+                    assert torch.equal(value[..., 3], image[..., 3]), "alpha must pass through unchanged"
+        elif kind_out == "FLOAT":
+            assert isinstance(value, float) and value == value and abs(value) != float("inf")
+        elif kind_out == "STRING":
+            assert isinstance(value, str)
+
+
+@pytest.mark.parametrize("node_id", NODE_IDS)
+def test_node_schema(node_id: str) -> None:
+    cls = CLASSES[node_id]
+    assert node_id.startswith("RK_")
+    assert cls.CATEGORY.startswith("restorekit/")
+    assert cls.DESCRIPTION and len(cls.DESCRIPTION) > 20
+    spec = cls.INPUT_TYPES()
+    declared = {}
+    for section in ("required", "optional"):
+        for name, (kind, options) in spec.get(section, {}).items():
+            assert options.get("tooltip"), f"{node_id}.{name} has no tooltip"
+            declared[name] = kind
+    op = cls.OPERATION
+    params = [n for n in inspect.signature(op.func).parameters if n != "progress"]
+    assert sorted(params) == sorted(declared), "the function's parameters must match the declared inputs"
+    assert len(cls.RETURN_NAMES) == len(cls.RETURN_TYPES) == len(cls.OUTPUT_TOOLTIPS)
+    assert all(cls.OUTPUT_TOOLTIPS)
+    assert hasattr(cls, cls.FUNCTION)
+
+
+def test_node_ids_unique_and_display_names() -> None:
+    pack = load_pack()
+    classes, names = pack.restorekit_nodes.node_mappings()
+    assert len(classes) == len(set(classes)) >= 10
+    assert set(names) == set(classes)
+    assert len(set(names.values())) == len(names), "display names must be unique"
