@@ -31,10 +31,19 @@ class SplitImage:
     alpha: torch.Tensor | None
 
 
+def all_finite(t: torch.Tensor) -> bool:
+    """True when no value of ``t`` is NaN or infinite.
+
+    A finite sum proves it at a fraction of the cost of an element-wise check, which then runs
+    only when the sum is not finite (NaN/Inf present, or an overflow of large finite values).
+    """
+    return bool(torch.isfinite(t.float().sum())) or bool(torch.isfinite(t).all())
+
+
 def _check_values(t: torch.Tensor, name: str) -> None:
     if t.numel() == 0:
         raise InvalidImageError(name, f"the image is empty (shape {tuple(t.shape)}).", "connect a non-empty image.")
-    if not bool(torch.isfinite(t).all()):
+    if not all_finite(t):
         raise InvalidImageError(
             name,
             "the image contains NaN or infinite values.",
@@ -94,7 +103,7 @@ def to_comfy(
     """
     if pixels.dim() != 4:
         raise AlgorithmError(name, f"an algorithm returned shape {tuple(pixels.shape)}, expected 4 dimensions.", None)
-    if not bool(torch.isfinite(pixels).all()):
+    if not all_finite(pixels):
         raise AlgorithmError(
             name,
             "the algorithm produced NaN or infinite values.",

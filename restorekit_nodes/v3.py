@@ -50,7 +50,8 @@ def make_node_class(op: Operation) -> type[io.ComfyNode]:
             category=op.full_category,
             description=op.description,
             inputs=[_input(p) for p in op.inputs],
-            outputs=[_OUTPUTS[o.kind].Output(o.name, display_name=o.name, tooltip=o.help) for o in op.outputs],
+            # V3 wants output ids distinct from input ids; the shown name stays the declared one.
+            outputs=[_OUTPUTS[o.kind].Output(f"out_{o.name}", display_name=o.name, tooltip=o.help) for o in op.outputs],
         )
 
     def execute(cls, **kwargs: Any) -> io.NodeOutput:
