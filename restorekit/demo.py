@@ -23,10 +23,9 @@ NOISE_SIGMA_255 = 8.0
 SEED = 0
 
 #: The restoration chain: (operation, user-level parameters). The PSF is passed to deblurring steps.
-CHAIN: tuple[tuple[str, dict], ...] = (
-    ("wavelet_denoise", {"method": "bayes", "transform": "cycle_spinning"}),
-    ("richardson_lucy", {}),
-)
+#: TV-regularised Richardson–Lucy removes blur and noise together; measured on this sample it beats
+#: denoise-then-deblur chains (which leave correlated noise for the deconvolution to amplify).
+CHAIN: tuple[tuple[str, dict], ...] = (("richardson_lucy", {}),)
 
 
 def sample_image() -> torch.Tensor:

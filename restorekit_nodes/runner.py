@@ -6,6 +6,7 @@ callback when ComfyUI is present.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import torch
@@ -22,12 +23,20 @@ def _psf_type():
     return PSF
 
 
+@dataclass
+class MainImage:
+    """What the outputs inherit from the first connected image input: alpha and channel count."""
+
+    alpha: torch.Tensor | None = None
+    channels: int = 3
+
+
 def convert_inputs(
     op: Operation, values: dict[str, Any], device: torch.device | str | None
-) -> tuple[dict[str, Any], torch.Tensor | None]:
-    """Turn node input values into core values; return them and the main image's alpha."""
+) -> tuple[dict[str, Any], MainImage]:
+    """Turn node input values into core values; return them and what the main image passes on."""
     core: dict[str, Any] = {}
-    alpha = None
+    main = MainImage()
     seen_image = False
     unknown = set(values) - {p.name for p in op.inputs}
     if unknown:
@@ -45,7 +54,7 @@ def convert_inputs(
             split = from_comfy(value, p.name, device)
             core[p.name] = split.pixels
             if not seen_image:
-                alpha, seen_image = split.alpha, True
+                main, seen_image = MainImage(split.alpha, split.pixels.shape[1]), True
         elif p.kind == "mask":
             core[p.name] = mask_from_comfy(value, p.name, device)
         elif p.kind == "psf":
@@ -54,16 +63,22 @@ def convert_inputs(
             core[p.name] = value
         else:
             core[p.name] = p.to_core(value)
-    return core, alpha
+    return core, main
 
 
-def convert_outputs(
-    op: Operation, results: tuple, alpha: torch.Tensor | None, device: torch.device | str | None
-) -> tuple:
-    """Turn core results into ComfyUI values; re-attach alpha to images of the main image's size."""
+def convert_outputs(op: Operation, results: tuple, main: MainImage, device: torch.device | str | None) -> tuple:
+    """Turn core results into ComfyUI values.
+
+    Alpha is re-attached to images of the main image's size. A gray result stays gray only when
+    the main input was gray; otherwise it is shown as RGB, since ComfyUI's image nodes (Save,
+    Preview, …) expect three channels.
+    """
     out = []
+    alpha = main.alpha
     for spec, value in zip(op.outputs, results, strict=True):
         if spec.kind == "image":
+            if value.shape[1] == 1 and main.channels != 1:
+                value = value.expand(-1, 3, -1, -1)
             keep_alpha = alpha is not None and value.shape[0] == alpha.shape[0] and value.shape[-2:] == alpha.shape[-2:]
             out.append(to_comfy(value, alpha if keep_alpha else None, device, name=f"{op.display_name}: {spec.name}"))
         elif spec.kind == "mask":
@@ -94,6 +109,6 @@ def run_operation(
     MASK outputs are returned (default: the compute device).
     """
     compute = device if op.gpu else torch.device("cpu")
-    core, alpha = convert_inputs(op, values, compute)
+    core, main = convert_inputs(op, values, compute)
     results = op.call(core, progress)
-    return convert_outputs(op, results, alpha, output_device)
+    return convert_outputs(op, results, main, output_device)

@@ -67,6 +67,8 @@ def test_node_runs_with_defaults_in_inference_mode(node_id: str, kind: str) -> N
             assert value.dtype == torch.float32 and value.dim() == 4
             assert torch.isfinite(value).all()
             assert value.min() >= 0 and value.max() <= 1
+            if value.shape[-1] == 1:
+                assert image.shape[-1] == 1, "gray outputs only for gray inputs (ComfyUI's Save/Preview need RGB)"
             if takes_image:
                 assert value.shape[0] == image.shape[0], "batch length must be kept"
             if takes_image and value.shape[1:3] == image.shape[1:3]:
