@@ -1,3 +1,3 @@
 """The declared operations. Importing this package registers every one of them."""
 
-from . import enhance, nlm, quality, sharpen, wavelet  # noqa: F401
+from . import deblur, enhance, nlm, quality, sharpen, wavelet  # noqa: F401
