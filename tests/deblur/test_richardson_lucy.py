@@ -8,6 +8,7 @@ import scipy.ndimage as ndi
 import support
 import torch
 from skimage import restoration as sk_restoration
+from thresholds import ALL_THRESHOLDS
 
 from restorekit.deblur.psf import PSF, gaussian_psf, motion_psf
 from restorekit.deblur.richardson_lucy import iterate_richardson_lucy, richardson_lucy
@@ -16,26 +17,7 @@ from restorekit.errors import InvalidImageError, InvalidParameterError
 from restorekit.operations import deblur as _deblur_ops  # noqa: F401  (registers the operations)
 from restorekit.params import get_operation
 
-# Quality protocol: Set12 image (gray, 256x256) blurred by a Levin et al. kernel with
-# scipy.ndimage.convolve(mode="reflect") (a non-circular boundary), plus Gaussian noise of
-# sigma 2.55/255 (seed = kernel index), clipped to [0, 1]. PSNR on the full frame, 8-bit.
-# Measured (ours: all defaults = 100 iterations, automatic TV, unseen edges, Wiener start;
-# skimage: restoration.richardson_lucy, best num_iter in 1, 2, 5, 10, 20, 30, 50, 100):
-#   01/k0 28.41 vs 20.91 | 01/k3 27.90 vs 17.09 | 01/k6 28.63 vs 18.40
-#   05/k0 29.48 vs 18.93 | 05/k3 27.30 vs 15.44 | 05/k6 29.11 vs 16.50
-# scikit-image convolves with zero padding, so its borders darken and ring: on the full frame its
-# best is 1-2 iterations, about the blurred input. Our plain RL (no TV, 30 iterations, no
-# acceleration, observed start, unseen edges): 25.83 24.52 26.73 | 24.22 22.04 23.78.
-THRESHOLDS = {
-    "rl_psnr": {("01", 0): 28.1, ("01", 3): 27.6, ("01", 6): 28.3, ("05", 0): 29.2, ("05", 3): 27.0, ("05", 6): 28.8},
-    "rl_gain_over_blurred_db": 6.5,  # measured 6.9 .. 13.6 dB
-    "rl_margin_over_skimage_db": 7.0,  # measured 7.5 .. 12.6 dB
-    "rl_plain_gain_over_blurred_db": 4.0,  # plain RL; measured 4.3 .. 8.3 dB
-    "rl_plain_margin_over_skimage_db": 4.5,  # measured 4.9 .. 8.3 dB
-    "rl_unseen_over_periodic_db": 5.0,  # edge handling, 01/k3, defaults: measured 27.90 vs 21.52 (replicate 27.57)
-    "rl_mean_shift_natural": 2e-3,  # [0, 1] units, full frame, measured up to 8.3e-4
-    "rl_flat_mean_abs": 1e-5,
-}
+THRESHOLDS = ALL_THRESHOLDS["richardson_lucy"]
 
 QUALITY_IMAGES = ("01", "05")
 QUALITY_KERNELS = (0, 3, 6)

@@ -8,6 +8,7 @@ import scipy.ndimage as ndi
 import support
 import torch
 from skimage import restoration as sk_restoration
+from thresholds import ALL_THRESHOLDS
 
 from restorekit.deblur.psf import PSF, gaussian_psf, motion_psf
 from restorekit.deblur.wiener import estimate_k, wiener_deconvolution
@@ -15,27 +16,7 @@ from restorekit.errors import InvalidImageError, InvalidParameterError
 from restorekit.operations import deblur as _deblur_ops  # noqa: F401  (registers the operations)
 from restorekit.params import get_operation
 
-# Quality protocol: Set12 image (gray, 256x256) blurred by a Levin et al. kernel with
-# scipy.ndimage.convolve(mode="reflect") (a non-circular boundary), plus Gaussian noise of
-# sigma 2.55/255 (seed = kernel index), clipped to [0, 1]. PSNR on the full frame, 8-bit.
-# Measured (ours: mode auto, all defaults; skimage: restoration.wiener, best balance over
-# 10^-4 .. 10^0 in quarter decades):
-#   01/k0 27.00 vs 22.95 | 01/k3 25.96 vs 20.52 | 01/k6 27.72 vs 22.34
-#   05/k0 26.68 vs 23.16 | 05/k3 23.66 vs 19.28 | 05/k6 26.44 vs 20.96
-THRESHOLDS = {
-    "wiener_psnr": {
-        ("01", 0): 26.7,
-        ("01", 3): 25.6,
-        ("01", 6): 27.4,
-        ("05", 0): 26.4,
-        ("05", 3): 23.4,
-        ("05", 6): 26.1,
-    },
-    "wiener_gain_over_blurred_db": 5.0,  # measured 5.5 .. 10.9 dB
-    "wiener_margin_over_skimage_db": 3.0,  # measured 3.5 .. 5.5 dB
-    "wiener_dc_gain_abs": 1e-5,
-    "wiener_mean_shift_natural": 2.5e-3,  # measured up to 1.6e-3 ([0, 1] units) on the full frame
-}
+THRESHOLDS = ALL_THRESHOLDS["wiener"]
 
 QUALITY_IMAGES = ("01", "05")
 QUALITY_KERNELS = (0, 3, 6)

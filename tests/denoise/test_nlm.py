@@ -8,28 +8,12 @@ import numpy as np
 import pytest
 import support
 import torch
+from thresholds import ALL_THRESHOLDS
 
 from restorekit.denoise.nlm import auto_settings, nlm_denoise, nlm_denoise_with_info
 from restorekit.errors import InvalidImageError, InvalidParameterError
 
-# Mean PSNR (dB) on fixed-seed noise, set a little under what was measured (measured value in the
-# comment, CPU, torch 2.14, scikit-image 0.26). "set12_256" = Set12 images 01-04 (256x256);
-# "cbsd68_crop" = the central 128x128 crops of the first 2 CBSD68 images. "*_min_gain" = how much
-# ours must beat scikit-image's fast NLM with the settings its documentation recommends.
-# "equal_*": ours vs scikit-image at the same nominal settings (and at matched effective h, see
-# test_quality_equal_settings_match_skimage), on the interior of 3 Set12 128x128 crops at sigma 25.
-THRESHOLDS = {
-    "nlm_set12_256_sigma15_psnr": 31.6,  # measured 31.73
-    "nlm_set12_256_sigma25_psnr": 28.8,  # measured 28.94
-    "nlm_set12_256_sigma15_min_gain": 0.05,  # ours - skimage measured +0.18
-    "nlm_set12_256_sigma25_min_gain": 0.0,  # ours - skimage measured +0.12
-    "nlm_cbsd68_crop_sigma25_psnr": 26.1,  # measured 26.28
-    "nlm_cbsd68_crop_sigma25_min_gain": 1.0,  # ours - skimage measured +1.31
-    "nlm_equal_settings_max_abs_psnr_diff": 0.5,  # measured +0.29 (ours better)
-    "nlm_equal_settings_max_rel_diff": 0.15,  # mean|ours - sk| / mean|noisy - sk| measured 0.109
-    "nlm_matched_h_max_abs_psnr_diff": 0.15,  # measured +0.01
-    "nlm_matched_h_max_rel_diff": 0.12,  # measured 0.092
-}
+THRESHOLDS = ALL_THRESHOLDS["nlm"]
 
 
 def _noisy(shape, sigma255=25.0, seed=0):

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 import pywt
 import torch
+from thresholds import ALL_THRESHOLDS
 
 from restorekit.denoise.wavelet import (
     DISCRETE_WAVELETS,
@@ -26,26 +27,7 @@ from restorekit.denoise.wavelet_threshold import (
 )
 from restorekit.errors import InvalidImageError, InvalidParameterError
 
-# Quality thresholds (PSNR dB, Set12 images 01-07 at 256x256, sigma 25, noise seeds 0..6, noisy input clipped
-# to [0, 1] and fed to both implementations). Measured values in the comments; thresholds set a little under.
-THRESHOLDS = {
-    # ours BayesShrink (auto sigma, soft, decimated, db4) minus scikit-image BayesShrink (db4, soft, rescale_sigma)
-    "wavelet/bayes_dec_db4_minus_skimage_mean": 0.10,  # measured +0.145 (26.528 vs 26.383)
-    "wavelet/bayes_dec_db4_minus_skimage_min_image": -0.10,  # measured -0.03 (image 04)
-    # best configurations minus scikit-image BayesShrink db4 (mean)
-    "wavelet/default_minus_skimage_mean": 1.95,  # measured +2.127 (SureShrink, garrote, stationary, bior1.3: 28.510)
-    "wavelet/bayes_stationary_minus_skimage_mean": 1.25,  # measured +1.424 (27.807)
-    "wavelet/bayes_cycle_spin_minus_skimage_mean": 1.25,  # measured +1.426 (27.809)
-    # gain over the noisy input (20.387 dB), mean and every image
-    "wavelet/visu_soft_decimated_gain_mean": 3.6,  # measured +3.835 (24.222)
-    "wavelet/visu_hard_stationary_gain_mean": 6.7,  # measured +6.915 (27.302)
-    "wavelet/sure_soft_decimated_gain_mean": 5.6,  # measured +5.818 (26.205)
-    "wavelet/sure_soft_stationary_gain_mean": 7.5,  # measured +7.703 (28.090)
-    "wavelet/any_gain_min_image": 2.5,  # smallest measured: VisuShrink soft decimated on 06, +2.77
-    # colour (Set3C, sigma 25): YCbCr minus per-channel RGB, mean of the 3 images; measured +1.557
-    "wavelet/set3c_ycbcr_minus_per_channel_mean": 1.3,
-    "wavelet/set3c_default_psnr_mean": 28.0,  # measured 28.29
-}
+THRESHOLDS = ALL_THRESHOLDS["wavelet"]
 
 SET12_CI = [f"{i:02d}" for i in range(1, 8)]
 SIGMA_TEST = 25

@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 import support
 import torch
+from thresholds import ALL_THRESHOLDS
 
 from restorekit.color import rgb_to_lab, rgb_to_oklab
 from restorekit.enhance.clahe import COLOR_SPACES, clahe, clahe_channel
@@ -15,13 +16,7 @@ from restorekit.image import to_numpy
 from restorekit.operations import enhance as _enhance_ops  # noqa: F401  (registers the operation)
 from restorekit.params import get_operation
 
-# Agreement with cv2.createCLAHE(clipLimit=2, tileGridSize=(8, 8)).apply on 8-bit Set12 images,
-# our output rounded to 8 bits. Measured (OpenCV 5.0): mean |d| 0.25-0.55 grey levels, max 3.
-# Bounds are a little above what was measured.
-THRESHOLDS = {
-    "clahe_vs_opencv_mean_grey": 0.7,
-    "clahe_vs_opencv_max_grey": 4,
-}
+THRESHOLDS = ALL_THRESHOLDS["clahe"]
 
 
 def _rand(b=1, c=3, h=32, w=40, seed=0, dtype=torch.float32):

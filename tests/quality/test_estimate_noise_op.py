@@ -7,17 +7,13 @@ import math
 import pytest
 import support
 import torch
+from thresholds import ALL_THRESHOLDS
 
 import restorekit.operations.quality  # noqa: F401  (registers the operations)
 from restorekit.params import get_operation
 from restorekit.quality.noise import estimate_sigma
 
-# Set12 images 01-07 (256 x 256), noise sigma 25 (0-255), seeds 0-6, noisy images clipped to [0, 1].
-# Measured: per-image |estimate - 25| <= 0.78, |mean - 25| = 0.07 (tolerances are errors, so set above).
-THRESHOLDS = {
-    "estimate_noise_sigma25_abs_err_per_image": 1.2,
-    "estimate_noise_sigma25_abs_err_mean": 0.5,
-}
+THRESHOLDS = ALL_THRESHOLDS["estimate_noise_op"]
 
 
 def _run(image):

@@ -10,6 +10,7 @@ import support
 import torch
 from skimage.metrics import peak_signal_noise_ratio as sk_psnr
 from skimage.metrics import structural_similarity as sk_ssim
+from thresholds import ALL_THRESHOLDS
 
 from restorekit.errors import InvalidImageError, InvalidParameterError
 from restorekit.image import to_numpy
@@ -17,11 +18,7 @@ from restorekit.operations.quality import PSNR_CAP_DB
 from restorekit.params import get_operation
 from restorekit.quality import metrics as M
 
-# Measured agreement with scikit-image 0.26 (float64 there, float32 here): |d SSIM| < 2e-6, |d PSNR| < 1e-4 dB.
-THRESHOLDS = {
-    "ssim_vs_skimage_abs": 1e-4,
-    "psnr_vs_skimage_db": 1e-3,
-}
+THRESHOLDS = ALL_THRESHOLDS["metrics"]
 
 PER_IMAGE = [M.mse, M.psnr, M.ssim]
 NO_REF = [M.noise_sigma, M.laplacian_variance, M.rms_contrast, M.mean_luma, M.entropy, M.colorfulness]

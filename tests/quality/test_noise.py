@@ -6,22 +6,12 @@ import numpy as np
 import pytest
 import support
 import torch
+from thresholds import ALL_THRESHOLDS
 
 from restorekit.image import to_numpy
 from restorekit.quality.noise import estimate_sigma, estimate_sigma_luma
 
-# Set12 01-07 (256 x 256) plus unclipped white Gaussian noise, seed 100*sigma + index; errors in 0-255 units.
-# Measured (error = estimate - true sigma):
-#   sigma  5: max |err| 1.72, mean err +1.18; max |ours - skimage| 0.12
-#   sigma 15: max |err| 1.50, mean err +0.85; max |ours - skimage| 0.63
-#   sigma 25: max |err| 1.02, mean err +0.62; max |ours - skimage| 0.82
-#   sigma 50: max |err| 1.07, mean err +0.53; max |ours - skimage| 0.80
-# (the positive bias at low sigma is image texture leaking into the finest band; skimage has the same.)
-THRESHOLDS = {
-    "noise_estimate_abs_err_per_image": {5: 2.0, 15: 1.8, 25: 1.3, 50: 1.4},
-    "noise_estimate_abs_err_mean": {5: 1.4, 15: 1.1, 25: 0.9, 50: 0.8},
-    "noise_estimate_vs_skimage_abs": 1.0,
-}
+THRESHOLDS = ALL_THRESHOLDS["noise_estimate"]
 
 
 @pytest.mark.parametrize("b", [1, 3])
