@@ -18,7 +18,7 @@ import torch
 
 from .errors import InvalidParameterError, RestoreError
 from .image import from_comfy, mask_from_comfy, to_comfy
-from .io import list_images, output_bit_depth, read_image, write_image
+from .io import IMAGE_SUFFIXES, list_images, output_bit_depth, read_image, write_image
 from .params import Operation, Param, all_operations, get_operation
 
 log = logging.getLogger("restorekit")
@@ -64,6 +64,8 @@ def parse_psf(spec: str, device: torch.device) -> Any:
     """A PSF from ``shape,key=value,…`` (e.g. ``motion,length=15,angle=30``) or an image file."""
     make_psf = get_operation("make_psf")
     values: dict[str, Any] = {}
+    if Path(spec).suffix.lower() in IMAGE_SUFFIXES and not Path(spec).is_file():
+        raise InvalidParameterError("--psf", f"kernel file {spec} not found.", "check the path.")
     if Path(spec).is_file():
         values["shape"] = "custom"
         values["custom"] = from_comfy(load_as_comfy(Path(spec))[0], spec, device).pixels
@@ -88,19 +90,24 @@ def _option_name(p: Param) -> str:
     return "--" + p.name.replace("_", "-")
 
 
+def _primary_image(op: Operation) -> str | None:
+    """The input that positional files fill: the first image input, when it is required."""
+    images = [p for p in op.inputs if p.kind == "image"]
+    return images[0].name if images and not images[0].optional else None
+
+
 def build_run_parser(op: Operation) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog=f"restorekit run {op.name}", description=op.description,
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
-    parser.add_argument("inputs", nargs="+", help="image files or folders")
+    primary = _primary_image(op)
+    parser.add_argument("inputs", nargs="+" if primary or op.combine_inputs else "*", help="image files or folders")
     parser.add_argument("-o", "--output", required=True, help="output file (one input) or folder")
     parser.add_argument("--bit-depth", type=int, choices=(8, 16, 32), help="output bit depth (default: as the input)")
     parser.add_argument("--device", default="cpu", help="torch device, e.g. cpu or cuda")
     parser.add_argument("--json", action="store_true", help="print numeric and text outputs as JSON")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
-    data_inputs = [p for p in op.inputs if p.is_data]
-    primary = data_inputs[0].name if data_inputs and data_inputs[0].kind == "image" else None
     for p in op.inputs:
         if p.is_data and (p.name == primary or op.combine_inputs and p.kind == "image"):
             continue
@@ -121,14 +128,21 @@ def build_run_parser(op: Operation) -> argparse.ArgumentParser:
 
 
 def _output_paths(op: Operation, source: Path, output: Path, many: bool) -> dict[str, Path]:
+    """Where each image-like output goes. A PSF is written as a float32 TIFF of its kernel, which
+    ``--psf FILE`` reads back exactly."""
     images = [o for o in op.outputs if o.kind in ("image", "mask")]
+    paths: dict[str, Path] = {}
+    folder = output if many or not output.suffix else output.parent
     if not many and output.suffix and len(images) == 1:
-        return {images[0].name: output}
-    folder = output
-    suffix = source.suffix.lower() if source.suffix.lower() in (".png", ".tif", ".tiff") else ".png"
-    if len(images) == 1:
-        return {images[0].name: folder / f"{source.stem}{suffix}"}
-    return {o.name: folder / f"{source.stem}_{o.name}{suffix}" for o in images}
+        paths[images[0].name] = output
+    else:
+        suffix = source.suffix.lower() if source.suffix.lower() in (".png", ".tif", ".tiff") else ".png"
+        for o in images:
+            paths[o.name] = folder / (f"{source.stem}{suffix}" if len(images) == 1 else f"{source.stem}_{o.name}{suffix}")
+    for o in op.outputs:
+        if o.kind == "psf":
+            paths[o.name] = folder / f"{source.stem}_{o.name}.tif"
+    return paths
 
 
 def run_command(op: Operation, argv: list[str]) -> int:
@@ -154,14 +168,18 @@ def run_command(op: Operation, argv: list[str]) -> int:
             tensor = load_as_comfy(Path(text))[0]
             fixed[p.name] = (mask_from_comfy(tensor[..., 0], p.name, device) if p.kind == "mask"
                              else from_comfy(tensor, p.name, device).pixels)
+        else:
+            fixed[p.name] = None  # optional and not given; positional images are filled per job below
 
     if op.combine_inputs:
         if len(sources) > len(image_slots):
             raise InvalidParameterError("inputs", f"{op.name} takes at most {len(image_slots)} images.", None)
         jobs = [list(zip(image_slots, sources, strict=False))]
-    elif image_slots:
+    elif _primary_image(op):
         jobs = [[(image_slots[0], s)] for s in sources]
     else:
+        if sources:
+            raise InvalidParameterError("inputs", f"{op.name} takes no input files.", f"see `restorekit info {op.name}`.")
         jobs = [[]]
     many = len(jobs) > 1 or output.is_dir() or not output.suffix
     results_json: list[dict[str, Any]] = []
@@ -182,7 +200,7 @@ def run_command(op: Operation, argv: list[str]) -> int:
             values = {k: (v.cpu() if isinstance(v, torch.Tensor) else v) for k, v in values.items()}
         results = op.call(values, progress)
         progress.close()
-        source = job[0][1] if job else Path(op.name + ".png")
+        source = job[0][1] if job else (output if output.suffix else Path(op.name + ".png"))
         paths = _output_paths(op, source, output, many)
         record: dict[str, Any] = {"input": str(source)}
         for spec, value in zip(op.outputs, results, strict=True):
@@ -197,6 +215,10 @@ def run_command(op: Operation, argv: list[str]) -> int:
                     name = target if comfy.shape[0] == 1 else target.with_name(f"{target.stem}_{i}{target.suffix}")
                     write_image(name, comfy[i].numpy(), bits)
                     record.setdefault("written", []).append(str(name))
+            elif spec.kind == "psf":
+                target = paths[spec.name]
+                write_image(target, (value.kernel / value.kernel.max()).cpu().numpy()[:, :, None], 32)
+                record.setdefault("written", []).append(str(target))
             elif spec.kind in ("float", "int", "string"):
                 record[spec.name] = value
         results_json.append(record)

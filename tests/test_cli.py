@@ -83,3 +83,26 @@ def test_demo_writes_outputs_and_improves_psnr(tmp_path, capsys):
         assert (tmp_path / name).is_file()
     report = (tmp_path / "report.txt").read_text()
     assert "PSNR degraded" in report
+
+
+def test_make_psf_writes_a_kernel_that_psf_reads_back(noisy_files, tmp_path, capsys):
+    import torch
+
+    from restorekit.cli import parse_psf
+    from restorekit.deblur.psf import motion_psf
+
+    assert main(["run", "make_psf", "-o", str(tmp_path / "motion.png"), "--shape", "motion", "--length", "9.5",
+                 "--angle", "30"]) == 0
+    kernel_file = tmp_path / "motion_psf.tif"
+    assert kernel_file.is_file() and (tmp_path / "motion.png").is_file()
+    read_back = parse_psf(str(kernel_file), torch.device("cpu")).kernel
+    expected = motion_psf(9.5, 30).kernel
+    ph, pw = (expected.shape[0] - read_back.shape[0]) // 2, (expected.shape[1] - read_back.shape[1]) // 2
+    assert torch.allclose(torch.nn.functional.pad(read_back, (pw, pw, ph, ph)), expected, atol=1e-6)
+    out = tmp_path / "sharp.png"
+    assert main(["run", "richardson_lucy", str(noisy_files / "img0.png"), "-o", str(out), "--psf", str(kernel_file),
+                 "--iterations", "5", "--quiet"]) == 0
+    assert out.is_file()
+    assert main(["run", "make_psf", str(noisy_files / "img0.png"), "-o", str(out)]) == 2
+    assert main(["run", "richardson_lucy", str(noisy_files / "img0.png"), "-o", str(out), "--psf", "nope.png"]) == 2
+    assert "not found" in capsys.readouterr().err
