@@ -126,6 +126,8 @@ def main() -> None:
     ap.add_argument("--full", action="store_true", help="also sigma 7.65")
     ap.add_argument("--boundary", default="reflect", choices=("reflect", "nearest"), help="true scene boundary")
     ap.add_argument("--no-wrap", action="store_true", help="skip the circular (DPIR) protocol")
+    ap.add_argument("--only-wrap", action="store_true", help="run the circular (DPIR) protocol only")
+    ap.add_argument("--sigmas", type=float, nargs="+", help="noise levels, 0-255 (default 2.55, and 7.65 with --full)")
     ap.add_argument("--images", nargs="+", help="Set12 stems to use (default: all 12)")
     ap.add_argument("--kernels", type=int, nargs="+", default=list(range(8)), help="Levin kernel indices 0-7")
     ap.add_argument("--padded-reference", action="store_true", help="also run the reference on a padded image")
@@ -145,8 +147,8 @@ def main() -> None:
     kernels = [(j, all_kernels[j]) for j in args.kernels]
     methods = ours(args.device)
     refs = ["skRL", "skWiener"] + (["skRL(pad)", "skWiener(pad)"] if args.padded_reference else [])
-    sigmas = [2.55] + ([7.65] if args.full else [])
-    protocols = [args.boundary] + ([] if args.no_wrap else ["wrap"])
+    sigmas = args.sigmas or [2.55] + ([7.65] if args.full else [])
+    protocols = ["wrap"] if args.only_wrap else [args.boundary] + ([] if args.no_wrap else ["wrap"])
 
     # warm-up (kernels, FFT plans, CUDA context)
     warm = degrade(cleans[0], kernels[0][1], 2.55, 0, "reflect").to(args.device)

@@ -205,7 +205,7 @@ def test_damping_limits_noise_amplification():
 
 
 def test_unseen_edges_beat_periodic():
-    clean = support_crop()
+    clean = _smooth_scene()
     psf = motion_psf(13, 20)
     y = _blur_np(clean, psf.kernel.double().numpy(), "nearest")
     kw = {"iterations": 50, "tv_weight": 0, "init": "observed"}
@@ -213,7 +213,7 @@ def test_unseen_edges_beat_periodic():
     assert err["unseen"] < 0.5 * err["periodic"]
 
 
-def support_crop() -> torch.Tensor:
+def _smooth_scene() -> torch.Tensor:
     """A smooth, non-periodic test image (no dataset needed): sums of slanted waves and a ramp."""
     yy, xx = torch.meshgrid(torch.arange(56.0), torch.arange(60.0), indexing="ij")
     img = 0.3 + 0.004 * xx + 0.1 * torch.sin(xx / 5 + yy / 9) + 0.1 * torch.cos(yy / 4 - xx / 13)
