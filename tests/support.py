@@ -92,3 +92,29 @@ def levin_kernels() -> list[np.ndarray]:
             k = np.asarray(f[ref], dtype=np.float64).T
             out.append(k / k.sum())
     return out
+
+
+def smooth_random(b: int = 1, c: int = 3, h: int = 32, w: int = 40, seed: int = 0,
+                  dtype: torch.dtype = torch.float32) -> torch.Tensor:
+    """A seeded random batch ``[b, c, h, w]``, lightly smoothed (3x3 mean) and kept inside [0.1, 0.9]."""
+    gen = torch.Generator().manual_seed(seed)
+    x = torch.rand(b, c, h, w, generator=gen, dtype=torch.float64)
+    x = torch.nn.functional.avg_pool2d(x, 3, 1, 1, count_include_pad=False)
+    return (0.1 + 0.8 * x).to(dtype)
+
+
+def blur(x: torch.Tensor, kernel: np.ndarray, mode: str = "reflect") -> torch.Tensor:
+    """Reference blur: ``scipy.ndimage.convolve`` of every image and channel (float64) with ``kernel``.
+
+    ``mode`` is scipy's boundary rule ("reflect", "nearest", "wrap", …).
+    """
+    import scipy.ndimage as ndi
+
+    arr = x.double().numpy()
+    out = np.stack([np.stack([ndi.convolve(img[ch], kernel, mode=mode) for ch in range(arr.shape[1])]) for img in arr])
+    return torch.from_numpy(out).float()
+
+
+def blur_and_noise(clean: torch.Tensor, kernel: np.ndarray, seed: int, sigma255: float = 2.55) -> torch.Tensor:
+    """The deblurring protocol of the tests: non-circular ("reflect") blur, white noise, clipped to [0, 1]."""
+    return add_noise(blur(clean, kernel, "reflect"), sigma255, seed=seed).clamp(0, 1)

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import numpy as np
 import pytest
-import scipy.ndimage as ndi
 import support
 import torch
 from skimage import restoration as sk_restoration
@@ -24,22 +22,8 @@ QUALITY_KERNELS = (0, 3, 6)
 SKIMAGE_ITERATIONS = (1, 2, 5, 10, 20, 30, 50, 100)
 
 
-def _rand(b=1, c=3, h=32, w=40, seed=0, dtype=torch.float32):
-    gen = torch.Generator().manual_seed(seed)
-    x = torch.rand(b, c, h, w, generator=gen, dtype=torch.float64)
-    x = torch.nn.functional.avg_pool2d(x, 3, 1, 1, count_include_pad=False)
-    return (0.1 + 0.8 * x).to(dtype)
 
 
-def _blur_np(x: torch.Tensor, kernel: np.ndarray, mode: str) -> torch.Tensor:
-    arr = x.double().numpy()
-    out = np.stack(
-        [
-            np.stack([ndi.convolve(arr[b, c], kernel, mode=mode) for c in range(arr.shape[1])])
-            for b in range(arr.shape[0])
-        ]
-    )
-    return torch.from_numpy(out).float()
 
 
 def _noisy(x: torch.Tensor, sigma: float, seed: int = 0) -> torch.Tensor:
@@ -55,14 +39,14 @@ def _noisy(x: torch.Tensor, sigma: float, seed: int = 0) -> torch.Tensor:
 @pytest.mark.parametrize("hw", [(1, 1), (3, 5), (7, 9), (33, 20)])
 @pytest.mark.parametrize("edges", ["unseen", "replicate", "periodic"])
 def test_shapes(b, c, hw, edges):
-    x = _rand(b, c, *hw)
+    x = support.smooth_random(b, c, *hw)
     y = richardson_lucy(x, gaussian_psf(1.5), iterations=4, edges=edges)
     assert y.shape == x.shape and y.dtype == x.dtype
     assert torch.isfinite(y).all() and y.min() >= 0
 
 
 def test_device_dtype_layout(device):
-    x = _rand(2, 3, 40, 36).to(device)
+    x = support.smooth_random(2, 3, 40, 36).to(device)
     psf = motion_psf(9, 20)
     y = richardson_lucy(x, psf, iterations=10)
     assert y.device.type == device.type and y.shape == x.shape
@@ -82,7 +66,7 @@ def test_device_dtype_layout(device):
 
 
 def test_batch_consistency():
-    x = _rand(3, 3, 30, 34)
+    x = support.smooth_random(3, 3, 30, 34)
     x[2] = _noisy(x[2], 0.03, seed=2)
     psf = motion_psf(7, 45)
     y = richardson_lucy(x, psf, iterations=15)
@@ -94,7 +78,7 @@ def test_batch_consistency():
 
 
 def test_zero_iterations_and_iterator():
-    x = _rand(1, 1, 24, 24)
+    x = support.smooth_random(1, 1, 24, 24)
     psf = gaussian_psf(1.0)
     assert torch.equal(richardson_lucy(x, psf, iterations=0, init="observed"), x)
     start = richardson_lucy(x, psf, iterations=0)
@@ -106,9 +90,9 @@ def test_zero_iterations_and_iterator():
 
 
 def test_converges_on_noise_free_periodic_blur():
-    x = _rand(1, 1, 40, 48, seed=1)
+    x = support.smooth_random(1, 1, 40, 48, seed=1)
     psf = gaussian_psf(1.2)
-    y = _blur_np(x, psf.kernel.double().numpy(), "wrap")
+    y = support.blur(x, psf.kernel.double().numpy(), "wrap")
     errs = []
     for n, est in enumerate(
         iterate_richardson_lucy(y, psf, tv_weight=0, edges="periodic", init="observed", acceleration=False)
@@ -122,9 +106,9 @@ def test_converges_on_noise_free_periodic_blur():
 
 
 def test_acceleration_converges_faster():
-    x = _rand(1, 1, 40, 48, seed=1)
+    x = support.smooth_random(1, 1, 40, 48, seed=1)
     psf = motion_psf(9, 30)
-    y = _blur_np(x, psf.kernel.double().numpy(), "wrap")
+    y = support.blur(x, psf.kernel.double().numpy(), "wrap")
     kw = {"iterations": 30, "tv_weight": 0, "edges": "periodic", "init": "observed"}
     plain = float((richardson_lucy(y, psf, acceleration=False, **kw) - x).abs().mean())
     fast = float((richardson_lucy(y, psf, acceleration=True, **kw) - x).abs().mean())
@@ -145,17 +129,17 @@ def test_flat_image_unchanged(edges, init):
 
 
 def test_brightness_kept():
-    clean = _rand(1, 1, 64, 64, seed=3)
+    clean = support.smooth_random(1, 1, 64, 64, seed=3)
     psf = motion_psf(9, 10)
     # periodic data, periodic plain RL: total flux is conserved exactly by every step (also accelerated)
-    y = _noisy(_blur_np(clean, psf.kernel.double().numpy(), "wrap"), 0.01)
+    y = _noisy(support.blur(clean, psf.kernel.double().numpy(), "wrap"), 0.01)
     out = richardson_lucy(y, psf, iterations=50, tv_weight=0, edges="periodic", init="observed")
     assert abs(float(out.mean() - y.mean())) < 1e-5
     # TV moves values locally, not the mean
     out = richardson_lucy(y, psf, iterations=50, edges="periodic", init="observed")
     assert abs(float(out.mean() - y.mean())) < 5e-4
     # non-circular data, unseen edges: the mean stays within a fraction of a grey level
-    y = _noisy(_blur_np(clean, psf.kernel.double().numpy(), "reflect"), 0.01)
+    y = _noisy(support.blur(clean, psf.kernel.double().numpy(), "reflect"), 0.01)
     out = richardson_lucy(y, psf)
     assert abs(float(out.mean() - y.mean())) < 1e-3
 
@@ -164,7 +148,7 @@ def test_tv_sign_reduces_noise():
     # A flat image with noise, lightly blurred: plain RL amplifies the noise, TV must reduce it.
     flat = torch.full((1, 1, 64, 64), 0.5)
     psf = gaussian_psf(1.0)
-    y = _noisy(_blur_np(flat, psf.kernel.double().numpy(), "wrap"), 0.02)
+    y = _noisy(support.blur(flat, psf.kernel.double().numpy(), "wrap"), 0.02)
     kw = {"iterations": 40, "edges": "periodic", "init": "observed", "acceleration": False}
     plain = float(richardson_lucy(y, psf, tv_weight=0, **kw).std())
     weak = float(richardson_lucy(y, psf, tv_weight=0.01, **kw).std())
@@ -185,7 +169,7 @@ def test_tv_reduces_ringing():
     step[..., :, 24:] = 0.8
     step += 0.1
     psf = motion_psf(9, 0)
-    y = _noisy(_blur_np(step, psf.kernel.double().numpy(), "nearest"), 0.01)
+    y = _noisy(support.blur(step, psf.kernel.double().numpy(), "nearest"), 0.01)
     kw = {"iterations": 80, "init": "observed"}
     flat_part = (slice(None), slice(None), slice(8, 40), slice(4, 18))  # flat area left of the edge
     plain = float(richardson_lucy(y, psf, tv_weight=0, **kw)[flat_part].std())
@@ -196,7 +180,7 @@ def test_tv_reduces_ringing():
 def test_damping_limits_noise_amplification():
     flat = torch.full((1, 1, 64, 64), 0.5)
     psf = gaussian_psf(1.0)
-    y = _noisy(_blur_np(flat, psf.kernel.double().numpy(), "wrap"), 0.02)
+    y = _noisy(support.blur(flat, psf.kernel.double().numpy(), "wrap"), 0.02)
     kw = {"iterations": 60, "tv_weight": 0, "edges": "periodic", "init": "observed", "acceleration": False}
     plain = float(richardson_lucy(y, psf, **kw).std())
     damped = float(richardson_lucy(y, psf, damping=3.0, sigma=0.02, **kw).std())
@@ -207,7 +191,7 @@ def test_damping_limits_noise_amplification():
 def test_unseen_edges_beat_periodic():
     clean = _smooth_scene()
     psf = motion_psf(13, 20)
-    y = _blur_np(clean, psf.kernel.double().numpy(), "nearest")
+    y = support.blur(clean, psf.kernel.double().numpy(), "nearest")
     kw = {"iterations": 50, "tv_weight": 0, "init": "observed"}
     err = {e: float((richardson_lucy(y, psf, edges=e, **kw) - clean).abs().mean()) for e in ("unseen", "periodic")}
     assert err["unseen"] < 0.5 * err["periodic"]
@@ -221,7 +205,7 @@ def _smooth_scene() -> torch.Tensor:
 
 
 def test_progress_and_errors():
-    x = _rand(1, 1, 16, 16)
+    x = support.smooth_random(1, 1, 16, 16)
     psf = gaussian_psf(1.0)
     calls = []
     richardson_lucy(x, psf, iterations=5, progress=lambda d, t: calls.append((d, t)))
@@ -277,7 +261,7 @@ def test_operation_defaults_run(shape):
 
 def test_operation_options():
     op = get_operation("richardson_lucy")
-    x = _rand(1, 3, 32, 32)
+    x = support.smooth_random(1, 3, 32, 32)
     psf = gaussian_psf(1.0)
     img, rep = op.call({"image": x, "psf": psf, **_values(op, regularise=False, iterations=7, init="observed")})
     assert "TV off" in rep and "7 iterations" in rep
@@ -289,8 +273,6 @@ def test_operation_options():
 # ---- quality ----------------------------------------------------------------------------------
 
 
-def _degrade(clean: torch.Tensor, kernel: np.ndarray, seed: int) -> torch.Tensor:
-    return support.add_noise(_blur_np(clean, kernel, "reflect"), 2.55, seed=seed).clamp(0, 1)
 
 
 @pytest.mark.quality
@@ -300,7 +282,7 @@ def test_quality_vs_skimage(name):
     kernels = support.levin_kernels()
     for j in QUALITY_KERNELS:
         kernel = kernels[j]
-        noisy = _degrade(clean, kernel, seed=j)
+        noisy = support.blur_and_noise(clean, kernel, seed=j)
         psf = PSF.from_array(kernel)
         ours = richardson_lucy(noisy, psf)
         plain = richardson_lucy(noisy, psf, iterations=30, tv_weight=0, init="observed", acceleration=False)
@@ -322,7 +304,7 @@ def test_quality_vs_skimage(name):
 def test_quality_edge_handling():
     clean = support.load_set("Set12", ["01"], gray=True)[0]
     kernel = support.levin_kernels()[3]
-    noisy = _degrade(clean, kernel, seed=3)
+    noisy = support.blur_and_noise(clean, kernel, seed=3)
     psf = PSF.from_array(kernel)
     unseen = support.psnr(richardson_lucy(noisy, psf, edges="unseen"), clean)
     periodic = support.psnr(richardson_lucy(noisy, psf, edges="periodic"), clean)

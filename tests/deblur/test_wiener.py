@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-import scipy.ndimage as ndi
 import support
 import torch
 from skimage import restoration as sk_restoration
@@ -22,22 +21,8 @@ QUALITY_IMAGES = ("01", "05")
 QUALITY_KERNELS = (0, 3, 6)
 
 
-def _rand(b=1, c=3, h=32, w=40, seed=0, dtype=torch.float32):
-    gen = torch.Generator().manual_seed(seed)
-    x = torch.rand(b, c, h, w, generator=gen, dtype=torch.float64)
-    x = torch.nn.functional.avg_pool2d(x, 3, 1, 1, count_include_pad=False)
-    return (0.1 + 0.8 * x).to(dtype)
 
 
-def _blur_np(x: torch.Tensor, kernel: np.ndarray, mode: str) -> torch.Tensor:
-    arr = x.double().numpy()
-    out = np.stack(
-        [
-            np.stack([ndi.convolve(arr[b, c], kernel, mode=mode) for c in range(arr.shape[1])])
-            for b in range(arr.shape[0])
-        ]
-    )
-    return torch.from_numpy(out).float()
 
 
 # ---- shapes, dtype, device, layout ----------------------------------------------------------
@@ -48,14 +33,14 @@ def _blur_np(x: torch.Tensor, kernel: np.ndarray, mode: str) -> torch.Tensor:
 @pytest.mark.parametrize("hw", [(1, 1), (3, 5), (7, 9), (33, 20)])
 @pytest.mark.parametrize("mode", ["auto", "k"])
 def test_shapes(b, c, hw, mode):
-    x = _rand(b, c, *hw)
+    x = support.smooth_random(b, c, *hw)
     y = wiener_deconvolution(x, gaussian_psf(1.5), mode=mode)
     assert y.shape == x.shape and y.dtype == x.dtype
     assert torch.isfinite(y).all()
 
 
 def test_device_dtype_layout(device):
-    x = _rand(2, 3, 40, 36).to(device)
+    x = support.smooth_random(2, 3, 40, 36).to(device)
     psf = motion_psf(9, 20)
     y = wiener_deconvolution(x, psf)
     assert y.device.type == device.type and y.shape == x.shape
@@ -74,7 +59,7 @@ def test_device_dtype_layout(device):
 
 
 def test_batch_consistency():
-    x = _rand(3, 3, 30, 34)
+    x = support.smooth_random(3, 3, 30, 34)
     x[1] = (x[1] + 0.05 * torch.randn(x[1].shape, generator=torch.Generator().manual_seed(1))).clamp(0, 1)
     psf = motion_psf(7, 45)
     y = wiener_deconvolution(x, psf)
@@ -97,24 +82,24 @@ def test_dc_gain_exactly_one(regulariser, edges, mode, k):
 
 
 def test_brightness_kept_natural():
-    clean = _rand(1, 1, 64, 64, seed=3)
-    y = _blur_np(clean, motion_psf(9, 10).kernel.double().numpy(), "reflect")
+    clean = support.smooth_random(1, 1, 64, 64, seed=3)
+    y = support.blur(clean, motion_psf(9, 10).kernel.double().numpy(), "reflect")
     out = wiener_deconvolution(y, motion_psf(9, 10))
     assert abs(float(out.mean() - y.mean())) < 1e-3
 
 
 def test_inverse_on_noise_free_periodic_blur():
-    x = _rand(1, 1, 48, 40, seed=5)
+    x = support.smooth_random(1, 1, 48, 40, seed=5)
     psf = gaussian_psf(0.8)
-    y = _blur_np(x, psf.kernel.double().numpy(), "wrap")
+    y = support.blur(x, psf.kernel.double().numpy(), "wrap")
     out = wiener_deconvolution(y, psf, mode="k", k=1e-9, edges="periodic")
     assert (out - x).abs().max() < 2e-3
 
 
 def test_matches_skimage_laplacian_on_periodic():
-    x = _rand(1, 1, 40, 52, seed=2)
+    x = support.smooth_random(1, 1, 40, 52, seed=2)
     kernel = motion_psf(7, 60).kernel.double().numpy()
-    y = _blur_np(x, kernel, "wrap") + 0.01 * torch.randn(1, 1, 40, 52, generator=torch.Generator().manual_seed(0))
+    y = support.blur(x, kernel, "wrap") + 0.01 * torch.randn(1, 1, 40, 52, generator=torch.Generator().manual_seed(0))
     y = y.clamp(0, 1)
     for balance in (1e-3, 0.05, 1.0):
         ours = wiener_deconvolution(
@@ -125,7 +110,7 @@ def test_matches_skimage_laplacian_on_periodic():
 
 
 def test_snr_mode_equals_k():
-    x = _rand(1, 3, 32, 32)
+    x = support.smooth_random(1, 3, 32, 32)
     psf = motion_psf(9, 0)
     a = wiener_deconvolution(x, psf, mode="snr", snr_db=25.0)
     b = wiener_deconvolution(x, psf, mode="k", k=10**-2.5)
@@ -138,9 +123,9 @@ def test_snr_mode_equals_k():
 
 
 def test_auto_k_follows_noise():
-    clean = _rand(1, 1, 96, 96, seed=4)
+    clean = support.smooth_random(1, 1, 96, 96, seed=4)
     psf = motion_psf(9, 30)
-    blurred = _blur_np(clean, psf.kernel.double().numpy(), "reflect")
+    blurred = support.blur(clean, psf.kernel.double().numpy(), "reflect")
     ks = []
     for sigma255 in (1.0, 5.0, 20.0):
         noisy = support.add_noise(blurred, sigma255, seed=0).clamp(0, 1)
@@ -158,7 +143,7 @@ def test_edges_do_not_ring():
     # padded deconvolution does not.
     x = torch.linspace(0.1, 0.9, 64).view(1, 1, 1, 64).expand(1, 1, 48, 64).contiguous()
     psf = motion_psf(11, 0)
-    y = _blur_np(x, psf.kernel.double().numpy(), "nearest")
+    y = support.blur(x, psf.kernel.double().numpy(), "nearest")
     err = {
         e: float((wiener_deconvolution(y, psf, mode="k", k=1e-3, edges=e) - x).abs().max())
         for e in ("replicate", "periodic")
@@ -167,7 +152,7 @@ def test_edges_do_not_ring():
 
 
 def test_progress_and_errors():
-    x = _rand(1, 1, 16, 16)
+    x = support.smooth_random(1, 1, 16, 16)
     calls = []
     wiener_deconvolution(x, gaussian_psf(1.0), progress=lambda d, t: calls.append((d, t)))
     assert calls[-1] == (2, 2)
@@ -226,7 +211,7 @@ def test_operation_defaults_run(shape):
 
 def test_operation_modes_report():
     op = get_operation("wiener_deconvolution")
-    x = _rand(1, 3, 32, 32)
+    x = support.smooth_random(1, 3, 32, 32)
     _, rep = op.call({"image": x, "psf": gaussian_psf(1.0), **_values(op, mode="k", k=0.02)})
     assert "K = 0.02" in rep
     _, rep = op.call({"image": x, "psf": gaussian_psf(1.0), **_values(op, mode="snr", snr=30)})
@@ -238,9 +223,6 @@ def test_operation_modes_report():
 # ---- quality ----------------------------------------------------------------------------------
 
 
-def _degrade(clean: torch.Tensor, kernel: np.ndarray, seed: int) -> torch.Tensor:
-    blurred = _blur_np(clean, kernel, "reflect")
-    return support.add_noise(blurred, 2.55, seed=seed).clamp(0, 1)
 
 
 @pytest.mark.quality
@@ -250,7 +232,7 @@ def test_quality_vs_skimage(name):
     kernels = support.levin_kernels()
     for j in QUALITY_KERNELS:
         kernel = kernels[j]
-        noisy = _degrade(clean, kernel, seed=j)
+        noisy = support.blur_and_noise(clean, kernel, seed=j)
         ours = wiener_deconvolution(noisy, PSF.from_array(kernel))
         p_ours = support.psnr(ours, clean)
         p_in = support.psnr(noisy, clean)
