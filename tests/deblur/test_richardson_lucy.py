@@ -22,10 +22,6 @@ QUALITY_KERNELS = (0, 3, 6)
 SKIMAGE_ITERATIONS = (1, 2, 5, 10, 20, 30, 50, 100)
 
 
-
-
-
-
 def _noisy(x: torch.Tensor, sigma: float, seed: int = 0) -> torch.Tensor:
     gen = torch.Generator().manual_seed(seed)
     return (x + sigma * torch.randn(x.shape, generator=gen)).clamp(0, 1)
@@ -271,8 +267,6 @@ def test_operation_options():
 
 
 # ---- quality ----------------------------------------------------------------------------------
-
-
 
 
 @pytest.mark.quality

@@ -21,10 +21,6 @@ QUALITY_IMAGES = ("01", "05")
 QUALITY_KERNELS = (0, 3, 6)
 
 
-
-
-
-
 # ---- shapes, dtype, device, layout ----------------------------------------------------------
 
 
@@ -221,8 +217,6 @@ def test_operation_modes_report():
 
 
 # ---- quality ----------------------------------------------------------------------------------
-
-
 
 
 @pytest.mark.quality
