@@ -181,7 +181,7 @@ def richardson_lucy(
     for it in range(iterations):
         out = next(steps)
         report(progress, it + 1, iterations)
-    return out.to(x.dtype).contiguous()
+    return out.to(x.dtype)
 
 
 def iterate_richardson_lucy(

@@ -250,4 +250,4 @@ def wiener_deconvolution(
     out = torch.fft.irfft2(spec * filt, s=shape)
     out = out[..., top : top + h, left : left + w]
     report(progress, 2, 2)
-    return out.to(x.dtype).contiguous()
+    return out.to(x.dtype)
