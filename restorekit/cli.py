@@ -86,6 +86,13 @@ def parse_psf(spec: str, device: torch.device) -> Any:
     return make_psf.call(core)[0]
 
 
+def load_model_file(path: str, device: torch.device) -> Any:
+    """Load a restoration model from a weights file for a ``model`` input."""
+    from .models.loader import load_model
+
+    return load_model(path, device=device)
+
+
 def _option_name(p: Param) -> str:
     return "--" + p.name.replace("_", "-")
 
@@ -117,6 +124,9 @@ def build_run_parser(op: Operation) -> argparse.ArgumentParser:
         if p.kind == "psf":
             parser.add_argument(*flags, dest=p.name, required=not p.optional,
                                 help=p.tooltip + " Give shape,key=value,… (see `restorekit info make_psf`) or a kernel image file.")
+        elif p.kind == "model":
+            parser.add_argument(*flags, dest=p.name, required=not p.optional,
+                                help=p.tooltip + " Give a weights file (.pth, .pt, .ckpt, .safetensors).")
         elif p.is_data:
             parser.add_argument(*flags, dest=p.name, required=not p.optional, help=p.tooltip + " (an image file)")
         else:
@@ -164,6 +174,8 @@ def run_command(op: Operation, argv: list[str]) -> int:
         text = getattr(args, p.name, None)
         if p.kind == "psf":
             fixed[p.name] = parse_psf(text, device) if text else None
+        elif p.kind == "model":
+            fixed[p.name] = load_model_file(text, device) if text else None
         elif text is not None:
             tensor = load_as_comfy(Path(text))[0]
             fixed[p.name] = (mask_from_comfy(tensor[..., 0], p.name, device) if p.kind == "mask"
@@ -221,6 +233,8 @@ def run_command(op: Operation, argv: list[str]) -> int:
                 record.setdefault("written", []).append(str(target))
             elif spec.kind in ("float", "int", "string"):
                 record[spec.name] = value
+            elif spec.kind == "model":
+                record[spec.name] = value.summary()
         results_json.append(record)
         if not args.json:
             for key, value in record.items():

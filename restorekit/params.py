@@ -16,11 +16,13 @@ from typing import Any
 
 from .errors import InvalidParameterError
 
-#: Kinds of inputs. Data inputs (image, mask, psf) are converted by the boundary;
-#: value inputs (float, int, bool, choice, string) by :meth:`Param.to_core`.
-DATA_KINDS = ("image", "mask", "psf")
-VALUE_KINDS = ("float", "int", "bool", "choice", "string")
-OUTPUT_KINDS = ("image", "mask", "psf", "float", "int", "string")
+#: Kinds of inputs. Data inputs (image, mask, psf, model) are converted by the boundary;
+#: value inputs (float, int, bool, choice, string, model_file) by :meth:`Param.to_core`.
+#: ``model`` carries a loaded :class:`restorekit.models.loader.RestorationModel` between nodes;
+#: ``model_file`` names a weights file (ComfyUI: a file in the model folders; CLI: a path).
+DATA_KINDS = ("image", "mask", "psf", "model")
+VALUE_KINDS = ("float", "int", "bool", "choice", "string", "model_file")
+OUTPUT_KINDS = ("image", "mask", "psf", "model", "float", "int", "string")
 
 NODE_PREFIX = "RK_"
 CATEGORY_ROOT = "restorekit"
@@ -114,6 +116,14 @@ class Param:
         if self.kind == "string":
             if not isinstance(value, str):
                 raise InvalidParameterError(self.name, f"expected text, got {type(value).__name__}.", None)
+            return value
+        if self.kind == "model_file":
+            if not isinstance(value, str) or not value.strip():
+                raise InvalidParameterError(
+                    self.name, "no weights file was chosen.",
+                    "put a .pth/.safetensors file into ComfyUI/models/restorekit (or upscale_models) and pick it, "
+                    "or give a path on the command line.",
+                )
             return value
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise InvalidParameterError(self.name, f"expected a number, got {value!r}.", None)

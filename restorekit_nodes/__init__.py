@@ -11,7 +11,10 @@ from __future__ import annotations
 
 import os
 
+from .model_files import register_model_folder
 from .v1 import node_mappings
+
+register_model_folder()
 
 
 def _v3_available() -> bool:

@@ -15,12 +15,19 @@ from ..restorekit.errors import InvalidImageError, InvalidParameterError
 from ..restorekit.image import from_comfy, mask_from_comfy, mask_to_comfy, to_comfy
 from ..restorekit.params import Operation
 from ..restorekit.progress import ProgressCallback
+from .model_files import resolve_model_file
 
 
 def _psf_type():
     from ..restorekit.deblur.psf import PSF
 
     return PSF
+
+
+def _model_type():
+    from ..restorekit.models.loader import RestorationModel
+
+    return RestorationModel
 
 
 @dataclass
@@ -61,6 +68,14 @@ def convert_inputs(
             if not isinstance(value, _psf_type()):
                 raise InvalidParameterError(p.name, f"expected a PSF, got {type(value).__name__}.", "connect Make PSF.")
             core[p.name] = value
+        elif p.kind == "model":
+            if not isinstance(value, _model_type()):
+                raise InvalidParameterError(
+                    p.name, f"expected a restoration model, got {type(value).__name__}.", "connect Load Restoration Model."
+                )
+            core[p.name] = value
+        elif p.kind == "model_file":
+            core[p.name] = p.to_core(resolve_model_file(value) if isinstance(value, str) else value)
         else:
             core[p.name] = p.to_core(value)
     return core, main

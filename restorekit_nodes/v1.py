@@ -6,6 +6,7 @@ from typing import Any
 
 from ..restorekit.params import Operation, Param, all_operations
 from .comfy_bridge import devices, progress_callback
+from .model_files import model_file_choices
 from .runner import run_operation
 
 #: ComfyUI socket type of each declared kind.
@@ -13,6 +14,7 @@ COMFY_TYPES = {
     "image": "IMAGE",
     "mask": "MASK",
     "psf": "RK_PSF",
+    "model": "RK_RESTORATION_MODEL",
     "float": "FLOAT",
     "int": "INT",
     "bool": "BOOLEAN",
@@ -28,6 +30,8 @@ def input_spec(p: Param) -> tuple:
     if p.kind == "choice":
         options["default"] = p.default
         return (list(p.choices), options)
+    if p.kind == "model_file":
+        return (model_file_choices(), options)
     if p.kind in ("float", "int"):
         options["default"] = p.default
         for key in ("min", "max", "step"):

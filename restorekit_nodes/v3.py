@@ -10,9 +10,11 @@ from typing import Any
 from comfy_api.latest import ComfyExtension, io
 
 from ..restorekit.params import Operation, Param, all_operations
+from .model_files import model_file_choices
 from .v1 import execute_in_comfy
 
 _PSF = io.Custom("RK_PSF")
+_MODEL = io.Custom("RK_RESTORATION_MODEL")
 
 
 def _input(p: Param) -> io.Input:
@@ -23,6 +25,10 @@ def _input(p: Param) -> io.Input:
         return io.Mask.Input(p.name, **common)
     if p.kind == "psf":
         return _PSF.Input(p.name, **common)
+    if p.kind == "model":
+        return _MODEL.Input(p.name, **common)
+    if p.kind == "model_file":
+        return io.Combo.Input(p.name, options=model_file_choices(), **common)
     if p.kind == "float":
         return io.Float.Input(p.name, default=p.default, min=p.min, max=p.max, step=p.step or 0.01, round=False, **common)
     if p.kind == "int":
@@ -37,7 +43,7 @@ def _input(p: Param) -> io.Input:
     return io.String.Input(p.name, default=p.default or "", multiline=p.multiline, **common)
 
 
-_OUTPUTS = {"image": io.Image, "mask": io.Mask, "psf": _PSF, "float": io.Float, "int": io.Int, "string": io.String}
+_OUTPUTS = {"image": io.Image, "mask": io.Mask, "psf": _PSF, "model": _MODEL, "float": io.Float, "int": io.Int, "string": io.String}
 
 
 def make_node_class(op: Operation) -> type[io.ComfyNode]:
