@@ -301,6 +301,9 @@ def main(argv: list[str] | None = None) -> int:
     info.add_argument("operation")
     run = sub.add_parser("run", help="run an operation on files: restorekit run OP INPUT... -o OUT --param value", add_help=False)
     run.add_argument("operation")
+    from .models.weights import add_cli as add_weights_cli
+
+    add_weights_cli(sub)
     demo = sub.add_parser("demo", help="restore the bundled sample image and write before/after images and a report")
     demo.add_argument("-o", "--output", default="restorekit-demo", help="output folder")
     demo.add_argument("--device", default="cpu", help="torch device, e.g. cpu or cuda")
@@ -314,6 +317,8 @@ def main(argv: list[str] | None = None) -> int:
             return list_command(args.markdown)
         if args.command == "info":
             return info_command(args.operation)
+        if args.command == "weights":
+            return args.weights_handler(args)
         from .demo import run_demo
 
         run_demo(Path(args.output), device=args.device)

@@ -106,3 +106,11 @@ def test_make_psf_writes_a_kernel_that_psf_reads_back(noisy_files, tmp_path, cap
     assert main(["run", "make_psf", str(noisy_files / "img0.png"), "-o", str(out)]) == 2
     assert main(["run", "richardson_lucy", str(noisy_files / "img0.png"), "-o", str(out), "--psf", "nope.png"]) == 2
     assert "not found" in capsys.readouterr().err
+
+
+def test_weights_subcommand_lists_the_catalogue(capsys):
+    assert main(["weights", "list"]) == 0
+    out = capsys.readouterr().out
+    assert "drunet" in out.lower() and "realesrgan" in out.lower()
+    assert main(["weights", "fetch", "no-such-model", "--dest", "."]) == 2
+    assert "not in the catalogue" in capsys.readouterr().err
