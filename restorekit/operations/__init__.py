@@ -1,3 +1,11 @@
 """The declared operations. Importing this package registers every one of them."""
 
-from . import deblur, enhance, nlm, quality, sharpen, wavelet  # noqa: F401
+from . import (  # noqa: F401
+    deblur,
+    enhance,
+    models,
+    nlm,
+    quality,
+    sharpen,
+    wavelet,
+)

@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import inspect
+import sys
+import tempfile
+from functools import cache
+from pathlib import Path
 
 import pytest
 import torch
@@ -12,12 +16,24 @@ CLASSES = v1_classes()
 NODE_IDS = sorted(CLASSES)
 
 
+@cache
+def _model_file() -> str:
+    """A small real network (DnCNN layout, random weights) saved as a weights file."""
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "models"))
+    import model_factory
+
+    folder = Path(tempfile.mkdtemp(prefix="rk_nodes_"))
+    return str(model_factory.make_file("DnCNN", folder, "safetensors"))
+
+
 def _defaults(cls: type) -> dict:
     spec = cls.INPUT_TYPES()
     values = {}
     for section in ("required", "optional"):
         for name, (kind, options) in spec.get(section, {}).items():
-            if isinstance(kind, list):
+            if cls.OPERATION.param(name).kind == "model_file":
+                values[name] = _model_file()  # outside ComfyUI a model file is a path
+            elif isinstance(kind, list):
                 values[name] = options.get("default", kind[0])
             elif kind in ("FLOAT", "INT", "BOOLEAN", "STRING"):
                 values[name] = options["default"]
@@ -29,6 +45,12 @@ def _make_psf() -> object:
     return getattr(make, make.FUNCTION)(**_defaults(CLASSES["RK_MakePsf"]))[0]
 
 
+def _load_model() -> object:
+    """A model as the Load Restoration Model node hands it on (the pack's own class)."""
+    load = next(c for c in CLASSES.values() if any(o.kind == "model" for o in c.OPERATION.outputs))
+    return getattr(load(), load.FUNCTION)(**_defaults(load))[0]
+
+
 def _inputs(cls: type, image: torch.Tensor) -> dict:
     values = _defaults(cls)
     for name, (kind, _options) in cls.INPUT_TYPES()["required"].items():
@@ -38,6 +60,8 @@ def _inputs(cls: type, image: torch.Tensor) -> dict:
             values[name] = torch.ones(image.shape[:3])
         elif kind == "RK_PSF":
             values[name] = _make_psf()
+        elif kind == "RK_RESTORATION_MODEL":
+            values[name] = _load_model()
     return values
 
 
