@@ -17,7 +17,7 @@ from typing import Any
 import torch
 
 from .errors import InvalidParameterError, RestoreError
-from .image import from_comfy, mask_from_comfy, to_comfy
+from .image import alpha_for, from_comfy, mask_from_comfy, to_comfy
 from .io import IMAGE_SUFFIXES, list_images, output_bit_depth, read_image, write_image
 from .params import Operation, Param, all_operations, get_operation
 
@@ -219,8 +219,7 @@ def run_command(op: Operation, argv: list[str]) -> int:
             if spec.kind in ("image", "mask"):
                 if spec.kind == "mask":
                     value = value.expand(-1, 1, -1, -1)
-                keep = alpha is not None and value.shape[-2:] == alpha.shape[-2:] and value.shape[0] == alpha.shape[0]
-                comfy = to_comfy(value, alpha if keep else None, "cpu", name=spec.name)
+                comfy = to_comfy(value, alpha_for(alpha, value) if spec.kind == "image" else None, "cpu", name=spec.name)
                 target = paths[spec.name]
                 bits = output_bit_depth(target, args.bit_depth, depth)
                 for i in range(comfy.shape[0]):

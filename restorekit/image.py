@@ -124,6 +124,20 @@ def to_comfy(
     return out.contiguous()
 
 
+def alpha_for(alpha: torch.Tensor | None, result: torch.Tensor) -> torch.Tensor | None:
+    """The input's alpha fitted to a result ``[B, C, H, W]``: as is, resized (bilinear) when the
+    operation changed the size (super-resolution, Compare grids excluded by batch), or None when
+    the batch differs or there is no alpha."""
+    if alpha is None or alpha.shape[0] != result.shape[0]:
+        return None
+    if alpha.shape[-2:] == result.shape[-2:]:
+        return alpha
+    resized = torch.nn.functional.interpolate(
+        alpha.float(), size=tuple(result.shape[-2:]), mode="bilinear", align_corners=False, antialias=True
+    )
+    return resized.clamp(0.0, 1.0)
+
+
 def mask_from_comfy(mask: torch.Tensor, name: str = "mask", device: torch.device | str | None = None) -> torch.Tensor:
     """Validate a ComfyUI MASK (``[B, H, W]`` or ``[H, W]``) and return ``[B, 1, H, W]`` float32."""
     if not isinstance(mask, torch.Tensor) or mask.dim() not in (2, 3):

@@ -12,7 +12,7 @@ from typing import Any
 import torch
 
 from ..restorekit.errors import InvalidImageError, InvalidParameterError
-from ..restorekit.image import from_comfy, mask_from_comfy, mask_to_comfy, to_comfy
+from ..restorekit.image import alpha_for, from_comfy, mask_from_comfy, mask_to_comfy, to_comfy
 from ..restorekit.params import Operation
 from ..restorekit.progress import ProgressCallback
 from .model_files import resolve_model_file
@@ -94,8 +94,7 @@ def convert_outputs(op: Operation, results: tuple, main: MainImage, device: torc
         if spec.kind == "image":
             if value.shape[1] == 1 and main.channels != 1:
                 value = value.expand(-1, 3, -1, -1)
-            keep_alpha = alpha is not None and value.shape[0] == alpha.shape[0] and value.shape[-2:] == alpha.shape[-2:]
-            out.append(to_comfy(value, alpha if keep_alpha else None, device, name=f"{op.display_name}: {spec.name}"))
+            out.append(to_comfy(value, alpha_for(alpha, value), device, name=f"{op.display_name}: {spec.name}"))
         elif spec.kind == "mask":
             out.append(mask_to_comfy(value, device))
         elif spec.kind == "float":

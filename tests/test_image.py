@@ -102,3 +102,17 @@ def test_numpy_bridge_is_contiguous_and_round_trips():
     arr = to_numpy(x)
     assert arr.shape == (2, 5, 4, 3) and arr.flags["C_CONTIGUOUS"] and arr[1].flags["C_CONTIGUOUS"]
     assert torch.equal(from_numpy(arr, x), x.contiguous())
+
+
+def test_alpha_fitted_to_a_resized_result():
+    from restorekit.image import alpha_for
+
+    alpha = torch.zeros(2, 1, 4, 6)
+    alpha[..., :, 3:] = 1.0
+    same = torch.rand(2, 3, 4, 6)
+    assert alpha_for(alpha, same) is alpha
+    bigger = alpha_for(alpha, torch.rand(2, 3, 8, 12))
+    assert bigger.shape == (2, 1, 8, 12) and bigger.min() >= 0 and bigger.max() <= 1
+    assert bigger[..., :, :4].max() < 0.5 and bigger[..., :, 8:].min() > 0.5
+    assert alpha_for(alpha, torch.rand(1, 3, 4, 6)) is None
+    assert alpha_for(None, same) is None
