@@ -19,6 +19,7 @@ from restorekit.models.architectures import FFDNet, FFDNetIPOL  # noqa: E402
 
 @pytest.fixture(autouse=True, scope="module")
 def _one_thread():
+    arch.register()  # tests below read MAIN_REGISTRY directly; do not rely on test order
     n = torch.get_num_threads()
     torch.set_num_threads(1)
     yield
