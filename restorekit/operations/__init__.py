@@ -4,6 +4,7 @@ from . import (  # noqa: F401
     deblur,
     enhance,
     models,
+    n2v,
     nlm,
     quality,
     sharpen,

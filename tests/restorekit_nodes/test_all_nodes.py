@@ -51,8 +51,17 @@ def _load_model() -> object:
     return getattr(load(), load.FUNCTION)(**_defaults(load))[0]
 
 
+#: Nodes that train a network run here with a small budget (their defaults are sized for a GPU);
+#: everything else about them — inference mode, batch, alpha, gray — is checked as for any node.
+SMALL_BUDGET = {
+    "RK_Noise2Void": {"steps": 6, "patches_per_step": 4, "width": 8},
+    "RK_DeepImagePrior": {"max_iterations": 6},
+}
+
+
 def _inputs(cls: type, image: torch.Tensor) -> dict:
     values = _defaults(cls)
+    values.update(SMALL_BUDGET.get(cls.OPERATION.node_id, {}))
     for name, (kind, _options) in cls.INPUT_TYPES()["required"].items():
         if kind == "IMAGE":
             values[name] = image

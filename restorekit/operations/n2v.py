@@ -1,0 +1,174 @@
+"""Noise2Void: a denoising network trained on the input image itself (no clean image, no noise level)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+
+from ..learned.n2v import noise2void
+from ..learned.unet import MAX_DEPTH
+from ..params import IMAGE, Output, Param, operation, seed_param
+from ..progress import ProgressCallback
+
+
+def format_report(info: dict[str, Any], batch: int) -> str:
+    """The training report as a few human-readable lines (losses as RMS in 0-255 grey levels)."""
+
+    def rms255(mse: float) -> float:
+        return (max(mse, 0.0) ** 0.5) * 255
+
+    ph, pw = info["patch_size"]
+    tiling = "untiled" if info["tile"] <= 0 else f"in tiles of {info['tile']} px"
+    if info["self_ensemble"]:
+        tiling += ", 8-fold self-ensemble"
+    lines = [
+        f"Noise2Void: {info['steps']} steps of {info['patches']} patches {ph}x{pw} from {batch} image(s), "
+        f"{info['masked_per_patch']} masked pixels per patch ({100 * info['mask_ratio']:.1f}%, {info['mask_mode']}); "
+        f"U-Net width {info['width']}, depth {info['depth']} ({info['parameters'] / 1e3:.0f}k parameters).",
+        f"Masked loss (RMS, 0-255 grey levels): {rms255(info['initial_loss']):.2f} at the start -> "
+        f"{rms255(info['final_loss']):.2f} at the end (includes the noise itself, so it cannot reach 0).",
+        f"Time {info['seconds']:.1f} s (training {info['train_seconds']:.1f} s, inference "
+        f"{info['inference_seconds']:.2f} s) on {info['device']}, {info['precision']}; "
+        f"inference {tiling}.",
+    ]
+    return "\n".join(lines)
+
+
+@operation(
+    "noise2void",
+    display_name="Noise2Void",
+    category="denoise",
+    description=(
+        "Self-supervised denoising: trains a small U-Net on the input image(s) themselves with blind-spot "
+        "masking (Noise2Void), then applies it. Needs no clean image and no noise level; suited to noise that is "
+        "independent from pixel to pixel. One network is trained on the whole batch. Much faster on a GPU."
+    ),
+    inputs=[
+        IMAGE,
+        Param(
+            "steps",
+            "int",
+            2000,
+            help=(
+                "Training steps. More steps = better result and longer run (2000 steps of 64 patches take "
+                "seconds on a recent GPU, but an hour or more on a CPU: use few steps and a small width there)."
+            ),
+            min=1,
+            max=100000,
+        ),
+        Param(
+            "patch_size",
+            "int",
+            64,
+            help="Side of the square training patches (reduced to the image size for small images).",
+            min=8,
+            max=512,
+            step=8,
+            units="pixels",
+        ),
+        Param(
+            "patches_per_step",
+            "int",
+            64,
+            help="Training patches per step (batch size). More = smoother training, slower steps.",
+            min=1,
+            max=1024,
+        ),
+        Param(
+            "mask_ratio",
+            "float",
+            0.05,
+            help=(
+                "Fraction of the pixels of each patch that are hidden (replaced by a neighbour) and predicted. "
+                "Higher trains faster per step; too high hides too much context. 0.02-0.06 work well."
+            ),
+            min=0.001,
+            max=0.25,
+            step=0.001,
+        ),
+        Param(
+            "learning_rate",
+            "float",
+            0.002,
+            help="Peak learning rate of the Adam optimiser (decays along a cosine curve to 1% at the end).",
+            min=0.00001,
+            max=0.01,
+            step=0.00001,
+        ),
+        Param(
+            "width",
+            "int",
+            32,
+            help="Feature channels of the network's first level (doubling at each level). Larger = slower, "
+            "sometimes better.",
+            min=4,
+            max=128,
+        ),
+        Param(
+            "depth",
+            "int",
+            2,
+            help="Down-sampling levels of the U-Net (its receptive field grows with depth).",
+            min=1,
+            max=MAX_DEPTH,
+            advanced=True,
+        ),
+        seed_param(),
+        Param(
+            "tile",
+            "int",
+            0,
+            help="Tile side for applying the trained network to large images. 0 = automatic (whole image when it "
+            "fits in memory; smaller tiles after an out-of-memory error).",
+            min=0,
+            max=8192,
+            step=64,
+            units="pixels",
+            advanced=True,
+        ),
+        Param(
+            "self_ensemble",
+            "bool",
+            True,
+            help="Average the trained network's outputs over the 8 flips and 90-degree rotations of the image "
+            "(a few tenths of a dB better; 8 inference passes, small next to training).",
+            advanced=True,
+        ),
+    ],
+    outputs=[
+        Output("image", "image", "The denoised image(s)."),
+        Output("report", "string", "Training report: steps, masked loss at start and end, time, device, precision."),
+    ],
+    gpu=True,
+    node_suffix="Noise2Void",
+)
+def run_noise2void(
+    image: torch.Tensor,
+    steps: int,
+    patch_size: int,
+    patches_per_step: int,
+    mask_ratio: float,
+    learning_rate: float,
+    width: int,
+    depth: int,
+    seed: int,
+    tile: int,
+    self_ensemble: bool,
+    progress: ProgressCallback | None = None,
+) -> dict[str, object]:
+    out, info = noise2void(
+        image,
+        steps=steps,
+        patch_size=patch_size,
+        patches_per_step=patches_per_step,
+        mask_ratio=mask_ratio,
+        learning_rate=learning_rate,
+        width=width,
+        depth=depth,
+        seed=seed,
+        tile=tile,
+        self_ensemble=self_ensemble,
+        progress=progress,
+    )
+    return {"image": out, "report": format_report(info, image.shape[0])}
