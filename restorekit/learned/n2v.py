@@ -45,7 +45,7 @@ from ..errors import InvalidParameterError
 from ..image import check_image
 from ..progress import ProgressCallback, report, scaled
 from ..tiling import auto_tile_size, free_memory_bytes, run_with_oom_backoff, tiled_apply
-from .training import autocast_dtype, gradients_enabled, needs_grad_scaler, trainable_copy
+from .training import autocast_dtype, gradients_enabled, needs_grad_scaler, optimisation_step, trainable_copy
 from .unet import MAX_DEPTH, UNet
 
 log = logging.getLogger(__name__)
@@ -336,14 +336,7 @@ def _run(x: torch.Tensor, *, steps: int, patch_size: int, patches_per_step: int,
                 out = net(inp)
             pred = out.float().reshape(out.shape[0], c, -1).gather(2, idx)
             loss = F.mse_loss(pred, target)
-            opt.zero_grad(set_to_none=True)
-            if scaler is not None:
-                scaler.scale(loss).backward()
-                scaler.step(opt)
-                scaler.update()
-            else:
-                loss.backward()
-                opt.step()
+            optimisation_step(loss, opt, scaler)
             sched.step()
             losses[i] = loss.detach()
             report(progress, i + 1, total)

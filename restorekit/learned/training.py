@@ -48,3 +48,17 @@ def autocast_dtype(device: torch.device, allow_half: bool = True) -> torch.dtype
 def needs_grad_scaler(dtype: torch.dtype | None) -> bool:
     """True when training under ``dtype`` autocast needs dynamic loss scaling (float16 only)."""
     return dtype == torch.float16
+
+
+def optimisation_step(
+    loss: torch.Tensor, optimiser: torch.optim.Optimizer, scaler: torch.amp.GradScaler | None = None
+) -> None:
+    """Back-propagate ``loss`` and step ``optimiser``, through ``scaler`` when training in float16."""
+    optimiser.zero_grad(set_to_none=True)
+    if scaler is None:
+        loss.backward()
+        optimiser.step()
+        return
+    scaler.scale(loss).backward()
+    scaler.step(optimiser)
+    scaler.update()

@@ -1,0 +1,226 @@
+"""Benchmark: our torch BM3D / CBM3D against the reference ``bm3d`` package (CPU), same noisy images.
+
+Noise protocol of the reference literature: white Gaussian noise of std sigma/255 added to the
+clean 8-bit image, *not* clipped, fixed seeds (``support.add_noise(x, sigma, seed=index)``). Gray sets
+are converted to luma; CBSD68 is denoised as colour (CBM3D, opponent colour space) by both.
+
+Quality mode (default) prints, per set and sigma: mean PSNR ours / reference / difference (image by
+image, averaged), mean time per image ours / reference and the ratio. ``--speed`` times gray
+512x512 and 1080p RGB (synthetic smooth images plus noise; warm-up, CUDA synchronised), ours and any
+installed GPU port (``bm3d_triton``, ``bm3d_cupy``; never a dependency).
+
+    python bench/bench_bm3d.py                                # quick: 3 images per set, 256x256 crops
+    python bench/bench_bm3d.py --sets Set12 BSD68 CBSD68 --sigmas 15 25 50 --device cuda --full
+    python bench/bench_bm3d.py --speed --device cuda
+    python bench/bench_bm3d.py --no-reference --full --device cuda   # ours only (fast)
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+
+import support  # noqa: E402
+
+from restorekit.denoise.bm3d import bm3d_denoise  # noqa: E402
+
+COLOUR_SETS = ("CBSD68", "Set3C", "Set5", "Set14")
+
+
+def _sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def _reference(z: torch.Tensor, sigma: float, profile: str) -> np.ndarray:
+    import bm3d
+
+    arr = z[0].permute(1, 2, 0).double().numpy()
+    if arr.shape[2] == 3:
+        return bm3d.bm3d_rgb(arr, sigma, profile=profile)
+    return bm3d.bm3d(arr[:, :, 0], sigma, profile=profile)
+
+
+def _ours(z: torch.Tensor, sigma: float, profile: str, device: torch.device) -> tuple[torch.Tensor, float]:
+    zd = z.to(device)
+    _sync(device)
+    t = time.perf_counter()
+    y = bm3d_denoise(zd, sigma=sigma, profile=profile)
+    _sync(device)
+    return y.cpu(), time.perf_counter() - t
+
+
+def quality(args: argparse.Namespace, device: torch.device) -> None:
+    have_ref = not args.no_reference
+    if have_ref:
+        try:
+            import bm3d  # noqa: F401
+        except ImportError:
+            print("reference package `bm3d` not installed: ours only")
+            have_ref = False
+    print(
+        f"device {device}; profile {args.profile}; {'full sets' if args.full else 'quick subset'}"
+        f"{'' if args.full or not args.crop else f', {args.crop}x{args.crop} crops'}"
+    )
+    header = (
+        f"{'set':8} {'sigma':>5} {'n':>3} {'ours dB':>8} {'ref dB':>8} {'diff':>7} {'min diff':>8} "
+        f"{'ours s':>8} {'ref s':>8} {'ratio':>7}"
+    )
+    print(header)
+    warm = False
+    for set_name in args.sets:
+        colour = set_name in COLOUR_SETS
+        paths = support.image_paths(set_name)
+        if not args.full:
+            paths = paths[: args.limit]
+        images = [support.load(p, gray=not colour) for p in paths]
+        if not args.full and args.crop:
+            images = [x[:, :, : args.crop, : args.crop] for x in images]
+        for sigma255 in args.sigmas:
+            ours_db, ref_db, t_ours, t_ref = [], [], [], []
+            for i, x in enumerate(images):
+                z = support.add_noise(x, sigma255, seed=i)
+                if not warm:
+                    _ours(z, sigma255 / 255, args.profile, device)
+                    warm = True
+                y, t = _ours(z, sigma255 / 255, args.profile, device)
+                ours_db.append(support.psnr(y, x))
+                t_ours.append(t)
+                if have_ref:
+                    t0 = time.perf_counter()
+                    r = _reference(z, sigma255 / 255, args.profile)
+                    t_ref.append(time.perf_counter() - t0)
+                    rt = torch.from_numpy(np.ascontiguousarray(r)).float()
+                    rt = rt[None, None] if rt.dim() == 2 else rt.permute(2, 0, 1)[None]
+                    ref_db.append(support.psnr(rt, x))
+                if args.verbose:
+                    extra = f" ref {ref_db[-1]:.2f}" if have_ref else ""
+                    print(f"   {paths[i].stem}: ours {ours_db[-1]:.2f}{extra}", flush=True)
+            mo = float(np.mean(ours_db))
+            to = float(np.mean(t_ours))
+            if have_ref:
+                d = np.array(ours_db) - np.array(ref_db)
+                mr, tr = float(np.mean(ref_db)), float(np.mean(t_ref))
+                print(
+                    f"{set_name:8} {sigma255:5g} {len(images):3d} {mo:8.3f} {mr:8.3f} {d.mean():+7.3f} "
+                    f"{d.min():+8.3f} {to:8.3f} {tr:8.3f} {tr / to:7.1f}x",
+                    flush=True,
+                )
+            else:
+                print(
+                    f"{set_name:8} {sigma255:5g} {len(images):3d} {mo:8.3f} {'-':>8} {'-':>7} {'-':>8} "
+                    f"{to:8.3f} {'-':>8} {'-':>7}",
+                    flush=True,
+                )
+
+
+def _time(fn, device: torch.device, repeat: int) -> float:
+    fn()
+    _sync(device)
+    times = []
+    for _ in range(repeat):
+        _sync(device)
+        t = time.perf_counter()
+        fn()
+        _sync(device)
+        times.append(time.perf_counter() - t)
+    return float(np.median(times))
+
+
+def _ports() -> dict:
+    """Installed third-party GPU BM3D ports, as callables (tensor [1,C,H,W] in [0,1], sigma in [0,1])."""
+    ports = {}
+    try:
+        import bm3d_triton  # type: ignore
+
+        fn = getattr(bm3d_triton, "bm3d", None) or getattr(bm3d_triton, "bm3d_denoise", None)
+        if fn is not None:
+            ports["bm3d_triton"] = lambda z, s: fn(z, sigma=s)
+    except Exception:  # noqa: BLE001 - optional, only reported
+        pass
+    try:
+        import cupy  # type: ignore
+        from bm3d_cupy import bm3d_gpu  # type: ignore
+
+        def run_cupy(z: torch.Tensor, s: float):
+            arr = cupy.asarray(z[0].permute(1, 2, 0).contiguous())
+            return bm3d_gpu(arr if arr.shape[2] == 3 else arr[:, :, 0], s)
+
+        ports["bm3d_cupy"] = run_cupy
+    except Exception:  # noqa: BLE001
+        pass
+    return ports
+
+
+def speed(args: argparse.Namespace, device: torch.device) -> None:
+    cases = [("gray 512x512", 1, 512, 512), ("RGB 1920x1080", 3, 1080, 1920)]
+    if device.type == "cpu" and not args.full:
+        cases = cases[:1]  # 1080p colour takes minutes on a CPU: only with --full
+    ports = _ports() if device.type == "cuda" else {}
+    print(
+        f"device {device} ({torch.cuda.get_device_name(device) if device.type == 'cuda' else 'cpu'}); "
+        f"profile {args.profile}; sigma 25; median of {args.repeat}"
+    )
+    for label, c, h, w in cases:
+        clean = support.smooth_random(1, c, h, w, seed=0)
+        try:
+            x = support.load(support.image_paths("Set12" if c == 1 else "CBSD68")[0], gray=c == 1)
+            if x.shape[-2] >= 256:
+                reps = (h + x.shape[-2] - 1) // x.shape[-2], (w + x.shape[-1] - 1) // x.shape[-1]
+                clean = x.repeat(1, 1, *reps)[:, :, :h, :w]
+        except Exception:  # noqa: BLE001 - datasets missing: synthetic image
+            pass
+        z = support.add_noise(clean, 25, seed=0).to(device)
+        for stage in ("hard", "all"):
+            t = _time(
+                lambda z=z, stage=stage: bm3d_denoise(z, sigma=25 / 255, profile=args.profile, stage=stage),
+                device,
+                args.repeat,
+            )
+            print(f"  ours      {label:14} stage={stage:4}: {t * 1000:9.1f} ms", flush=True)
+        psnr = support.psnr(bm3d_denoise(z, sigma=25 / 255, profile=args.profile).cpu(), clean)
+        print(f"  ours      {label:14} PSNR {psnr:.2f} dB")
+        for name, fn in ports.items():
+            try:
+                t = _time(lambda fn=fn, z=z: fn(z, 25 / 255), device, args.repeat)
+                print(f"  {name:9} {label:14}           : {t * 1000:9.1f} ms", flush=True)
+            except Exception as e:  # noqa: BLE001 - report the port's failure, keep going
+                print(f"  {name:9} {label:14} failed: {type(e).__name__}: {str(e)[:120]}")
+        if args.reference_speed and c == 1:
+            t0 = time.perf_counter()
+            _reference(z.cpu(), 25 / 255, args.profile)
+            print(f"  reference {label:14} (CPU)      : {(time.perf_counter() - t0) * 1000:9.1f} ms")
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--sets", nargs="+", default=["Set12", "CBSD68"])
+    p.add_argument("--sigmas", nargs="+", type=float, default=[25.0])
+    p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    p.add_argument("--full", action="store_true", help="whole sets at full size")
+    p.add_argument("--limit", type=int, default=3, help="images per set in quick mode")
+    p.add_argument("--crop", type=int, default=256, help="crop side in quick mode (0 = full image)")
+    p.add_argument("--profile", default="np")
+    p.add_argument("--no-reference", action="store_true", help="skip the (slow, CPU) reference package")
+    p.add_argument("--speed", action="store_true", help="time gray 512x512 and 1080p RGB instead")
+    p.add_argument("--repeat", type=int, default=5)
+    p.add_argument("--reference-speed", action="store_true", help="with --speed: also time the reference (gray)")
+    p.add_argument("--threads", type=int, default=0, help="torch CPU threads (0 = default)")
+    p.add_argument("--verbose", action="store_true")
+    args = p.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    device = torch.device(args.device)
+    with torch.inference_mode():
+        speed(args, device) if args.speed else quality(args, device)
+
+
+if __name__ == "__main__":
+    main()

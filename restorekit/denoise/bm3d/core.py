@@ -1,0 +1,312 @@
+"""BM3D / CBM3D denoising in torch: the public entry point.
+
+K. Dabov, A. Foi, V. Katkovnik, K. Egiazarian, "Image denoising by sparse 3-D transform-domain
+collaborative filtering", IEEE TIP 16(8), 2007; "Color image denoising via sparse 3D collaborative
+filtering with grouping constraint in luminance-chrominance space", ICIP 2007. Shrinkage
+parameters and the exact transform-domain noise variances after Y. Maekinen, L. Azzari, A. Foi,
+"Collaborative filtering of correlated noise: exact transform-domain variance for improved
+shrinkage and patch matching", IEEE TIP 29, 2020.
+
+Noise variances: every 2-D transform coefficient gets its own variance (from sigma and the row
+norms of the transform, or from the PSD); and because blocks of a group may overlap (then their
+noise is correlated, even for white noise), the variance of every 3-D coefficient is computed for
+the group's actual block positions, ``sum_{i,j} H[l,i] H[l,j] cov_k(p_j - p_i)``. This is what
+lets the literature's lambda = 3.0 and mu^2 = 0.4 reach the reference's quality (with the plain
+2-D variances we measured 0.05-0.15 dB less).
+"""
+
+from __future__ import annotations
+
+import torch
+
+from ...errors import InvalidImageError, InvalidParameterError
+from ...image import check_image
+from ...progress import ProgressCallback, report
+from .colour import COLOR_SPACES, ColourTransform
+from .profiles import PROFILES, Profile, StageParams, get_profile
+from .stages import run_stage
+from .transforms import (
+    coefficient_autocov_from_psd,
+    coefficient_norms2,
+    coefficient_variances_from_psd,
+    row_autocorrelations,
+    transform_1d,
+    transform_2d,
+)
+
+STAGES = ("hard", "all")
+
+
+def _sigma_tensor(sigma: float | torch.Tensor, b: int, c: int) -> torch.Tensor:
+    """Sigma as ``[B, C]`` float64 on the CPU, validated."""
+    if isinstance(sigma, torch.Tensor):
+        s = sigma.detach().to("cpu", torch.float64)
+        if s.dim() == 0:
+            s = s.expand(b, c)
+        elif s.dim() == 1 and s.shape[0] in (1, b):
+            s = s.view(-1, 1).expand(b, c)
+        elif s.dim() == 2 and s.shape[0] in (1, b) and s.shape[1] in (1, c):
+            s = s.expand(b, c)
+        else:
+            raise InvalidParameterError(
+                "sigma",
+                f"expected a number, a [B] or a [B, C] tensor, got shape {tuple(s.shape)}.",
+                f"pass one value, or one per image ({b}) or per image and channel ({b}x{c}).",
+            )
+    elif isinstance(sigma, (int, float)) and not isinstance(sigma, bool):
+        s = torch.full((b, c), float(sigma), dtype=torch.float64)
+    else:
+        raise InvalidParameterError(
+            "sigma",
+            f"expected a number or a tensor, got {type(sigma).__name__}.",
+            "pass the noise standard deviation in [0, 1] units (25/255 for 25 grey levels).",
+        )
+    if not torch.isfinite(s).all() or (s < 0).any() or (s > 1).any():
+        raise InvalidParameterError(
+            "sigma", "must be finite and within [0, 1] (image units).", "divide grey levels by 255 (e.g. 25 -> 0.098)."
+        )
+    return s.contiguous()
+
+
+def _psd_tensor(psd: torch.Tensor, b: int, c: int) -> torch.Tensor:
+    """The PSD as ``[B, C, Hp, Wp]`` float64 on its device, validated."""
+    if not isinstance(psd, torch.Tensor) or psd.dim() not in (2, 4):
+        shape = tuple(psd.shape) if isinstance(psd, torch.Tensor) else type(psd).__name__
+        raise InvalidParameterError(
+            "noise_psd",
+            f"expected an [H, W] or [B, 1 or C, H, W] tensor, got {shape}.",
+            "pass E|FFT2(noise)|^2 / (H*W) (the constant sigma**2 for white noise).",
+        )
+    p = psd.detach().double()
+    if p.dim() == 2:
+        p = p[None, None]
+    if p.shape[0] not in (1, b) or p.shape[1] not in (1, c):
+        raise InvalidParameterError(
+            "noise_psd",
+            f"shape {tuple(psd.shape)} does not match {b} images of {c} channels.",
+            "give one PSD for all, or one per image and/or channel.",
+        )
+    if not torch.isfinite(p).all() or (p < 0).any():
+        raise InvalidParameterError("noise_psd", "must be finite and non-negative.", "check how the PSD was computed.")
+    if p.shape[-2] < 1 or p.shape[-1] < 1:
+        raise InvalidParameterError("noise_psd", "is empty.", "pass a non-empty PSD.")
+    return p.expand(b, c, *p.shape[-2:])
+
+
+def _pad_to(x: torch.Tensor, size: int) -> tuple[torch.Tensor, int, int]:
+    """Extend ``x`` by mirror reflection (repeated as needed, edge replication for 1-pixel sides)
+    at the bottom/right so that both sides are at least ``size``."""
+    h, w = x.shape[-2:]
+    while x.shape[-2] < size or x.shape[-1] < size:
+        ph = min(size - x.shape[-2], x.shape[-2] - 1) if x.shape[-2] < size else 0
+        pw = min(size - x.shape[-1], x.shape[-1] - 1) if x.shape[-1] < size else 0
+        if ph == 0 and pw == 0:  # a side of one pixel: replicate it
+            ph = size - x.shape[-2] if x.shape[-2] < size else 0
+            pw = size - x.shape[-1] if x.shape[-1] < size else 0
+            x = torch.nn.functional.pad(x, (0, pw, 0, ph), mode="replicate")
+        else:
+            x = torch.nn.functional.pad(x, (0, pw, 0, ph), mode="reflect")
+    return x, h, w
+
+
+EXACT_VARIANCES = True
+
+
+def _variances(stage: StageParams, sig2: torch.Tensor | None, psd: torch.Tensor | None, device: torch.device) -> dict:
+    """Noise statistics of a stage's 2-D coefficients: ``var2d`` ``[B, C, K]`` (variances) and the
+    lag covariances for the exact 3-D variances (``lagcov``, ``lagscale``)."""
+    fwd, _ = transform_2d(stage.transform, stage.block)
+    n = stage.block
+    if psd is None:
+        var2d = sig2.to(device)[..., None] * coefficient_norms2(fwd).to(device)
+        if not EXACT_VARIANCES:
+            return {"var2d": var2d}
+        rho = row_autocorrelations(transform_1d(stage.transform, n))
+        return {"var2d": var2d, "lagcov": rho.to(device), "lagscale": sig2.to(device)}
+    var2d = coefficient_variances_from_psd(psd, fwd.to(psd.device), n).to(device)
+    if not EXACT_VARIANCES:
+        return {"var2d": var2d}
+    return {"var2d": var2d, "lagcov": coefficient_autocov_from_psd(psd, fwd.to(psd.device), n).to(device)}
+
+
+def _tau(params: StageParams, guide: torch.Tensor) -> torch.Tensor:
+    """Matching threshold ``[B]`` (sum of squared differences) for the guide's data range."""
+    rng = guide.flatten(1).amax(1) - guide.flatten(1).amin(1)
+    return params.tau_match * params.block**2 / 255.0**2 * rng.double().square()
+
+
+def _refilter_residual(
+    z: torch.Tensor, est: torch.Tensor, psd: torch.Tensor, threshold: float
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Residual refiltering (Maekinen et al. 2020): the part of ``z - est`` whose Fourier
+    coefficients stand above ``threshold`` times the noise, and the PSD of the noise it carries.
+
+    z, est ``[B, C, H, W]``; psd ``[B, C, H, W]`` on the image grid (our PSD convention).
+    Returns (residual ``[B, C, H, W]`` float32, its PSD on the padded grid ``[B, C, 2H', 2W']``).
+    """
+    b, c, h, w = z.shape
+    ph, pw = (h + 1) // 2, (w + 1) // 2
+    res = torch.nn.functional.pad((z - est).double(), (pw, pw, ph, ph))
+    big_h, big_w = res.shape[-2:]
+    spec = torch.fft.fft2(res)
+    # the PSD of zero-padded noise, resampled onto the padded grid (nearest), scaled to |FFT|^2
+    iy = torch.arange(big_h, device=psd.device) * h // big_h
+    ix = torch.arange(big_w, device=psd.device) * w // big_w
+    psd_big = psd[..., iy, :][..., :, ix].to(z.device) * (h * w)
+    mask = (spec.abs() > threshold * psd_big.sqrt()).double()
+    # dilate the mask slightly (a 3x3 max over the frequency grid, periodic)
+    m = torch.nn.functional.pad(mask.view(b * c, 1, big_h, big_w), (1, 1, 1, 1), mode="circular")
+    mask = torch.nn.functional.max_pool2d(m, 3, 1).view(b, c, big_h, big_w)
+    rem = torch.fft.ifft2(spec * mask).real[..., ph : ph + h, pw : pw + w].float()
+    return rem, psd_big / (h * w) * mask
+
+
+def bm3d_denoise(
+    x: torch.Tensor,
+    *,
+    sigma: float | torch.Tensor | None = None,
+    profile: str = "np",
+    stage: str = "all",
+    color_space: str = "opp",
+    noise_psd: torch.Tensor | None = None,
+    pilot: torch.Tensor | None = None,
+    progress: ProgressCallback | None = None,
+) -> torch.Tensor:
+    """BM3D denoising (CBM3D for colour) of a batch ``[B, C, H, W]`` (C = 1 or 3), any device.
+
+    sigma: noise standard deviation in [0, 1] units: a number, ``[B]`` or ``[B, C]`` (per RGB
+    channel); None estimates it per image and channel (:func:`restorekit.quality.noise.estimate_sigma`).
+    profile: "np" (default), "refilter" (adds residual refiltering), "vn" (high noise), "high"
+    (denser, slower), "lc" (low complexity, faster), "deb" (the deblurring paper's settings).
+    stage: "hard" (the basic estimate, hard thresholding only) or "all" (plus Wiener filtering).
+    color_space: "opp" (opponent) or "ycbcr", for 3-channel images: grouping is done on the luma
+    channel, every channel is filtered with the same groups.
+    noise_psd: power spectral density of stationary correlated noise, ``[H, W]`` or
+    ``[B, 1 or C, H, W]`` (any grid size; convention ``E|FFT2(noise)|^2 / (H*W)``, i.e. the constant
+    ``s**2`` for white noise of std ``s``); overrides ``sigma``. Thresholds and Wiener weights then
+    use the exact noise variance of every 2-D transform coefficient.
+    pilot: a basic estimate ``[B, C, H, W]``: stage 1 is skipped and the Wiener stage runs with it.
+    Returns the estimate, same shape, dtype and device as ``x``, clipped to [0, 1].
+    The computation is float32, deterministic, and done in bands of rows sized to the free memory.
+    """
+    check_image(x, "x")
+    if profile not in PROFILES:
+        raise InvalidParameterError("profile", f"unknown profile {profile!r}.", f"use one of {', '.join(PROFILES)}.")
+    if stage not in STAGES:
+        raise InvalidParameterError("stage", f"unknown stage {stage!r}.", "use 'hard' (stage 1 only) or 'all'.")
+    if color_space not in COLOR_SPACES:
+        raise InvalidParameterError("color_space", f"unknown colour space {color_space!r}.", "use 'opp' or 'ycbcr'.")
+    b, c, h, w = x.shape
+    if pilot is not None:
+        if stage == "hard":
+            raise InvalidParameterError(
+                "pilot",
+                "a pilot only makes sense with the Wiener stage.",
+                "use stage='all' with a pilot, or drop the pilot.",
+            )
+        if not isinstance(pilot, torch.Tensor) or tuple(pilot.shape) != tuple(x.shape):
+            shape = tuple(pilot.shape) if isinstance(pilot, torch.Tensor) else type(pilot).__name__
+            raise InvalidImageError(
+                "pilot",
+                f"must have the shape of x {tuple(x.shape)}, got {shape}.",
+                "pass the basic estimate of the same batch.",
+            )
+        check_image(pilot, "pilot")
+    prof: Profile = get_profile(profile)
+
+    dev = x.device
+    z = x.detach().float()
+    psd = _psd_tensor(noise_psd, b, c) if noise_psd is not None else None
+    if psd is not None and (psd == psd.flatten()[0]).all():
+        sigma, psd = float(psd.flatten()[0].sqrt()), None  # white noise: exactly the sigma path
+    if psd is None:
+        if sigma is None:
+            from ...quality.noise import estimate_sigma
+
+            sig = estimate_sigma(z).double().cpu()
+        else:
+            sig = _sigma_tensor(sigma, b, c)
+        sig2 = sig.square().clamp(min=1e-12)  # [B, C] (RGB or gray)
+    else:
+        sig2 = None
+
+    # colour: to normalised luma/chroma; the noise variances follow the transform
+    colour = ColourTransform(z, color_space) if c == 3 else None
+    if colour is not None:
+        fac = colour.variance_factors().cpu()  # [B, 3, 3]
+        z = colour.forward(z)
+        pil = colour.forward(pilot.detach().float()) if pilot is not None else None
+        if sig2 is not None:
+            sig2 = torch.einsum("bij,bj->bi", fac, sig2)
+        else:
+            psd = torch.einsum("bij,bjhw->bihw", fac.to(psd.device), psd)
+    else:
+        pil = pilot.detach().float() if pilot is not None else None
+
+    need = max(prof.hard.block, prof.wiener.block)
+    z, h0, w0 = _pad_to(z, need)
+    if pil is not None:
+        pil, _, _ = _pad_to(pil, need)
+
+    steps = (0 if pil is not None else 1 + prof.refilter) + (1 + prof.refilter if stage == "all" else 0)
+    done = 0
+
+    def sub(i: int, n: int) -> None:
+        report(progress, done * 1000 + round(1000 * i / max(n, 1)), steps * 1000)
+
+    if pil is None:
+        st = _variances(prof.hard, sig2, psd, dev)
+        basic = run_stage(
+            z, z[:, 0], st.pop("var2d"), prof.hard, _tau(prof.hard, z[:, 0]), mode="hard", progress=sub, **st
+        )
+        done += 1
+        if prof.refilter:
+            basic = _refilter(z, basic, prof, prof.hard, sig2, psd, dev, "hard", None, sub)
+            done += 1
+    else:
+        basic = pil
+    out = basic
+    if stage == "all":
+        st = _variances(prof.wiener, sig2, psd, dev)
+        out = run_stage(
+            z,
+            basic[:, 0],
+            st.pop("var2d"),
+            prof.wiener,
+            _tau(prof.wiener, basic[:, 0]),
+            mode="wiener",
+            basic=basic,
+            progress=sub,
+            **st,
+        )
+        done += 1
+        if prof.refilter:
+            out = _refilter(z, out, prof, prof.wiener, sig2, psd, dev, "wiener", out, sub)
+            done += 1
+
+    out = out[:, :, :h0, :w0]
+    if colour is not None:
+        out = colour.inverse(out)
+    return out.clamp_(0.0, 1.0).to(x.dtype)
+
+
+def _refilter(z, est, prof, params, sig2, psd, dev, mode, basic, sub):
+    """Second pass of a stage on ``est + filtered residual`` with the residual's noise PSD."""
+    b, c, h, w = z.shape
+    full_psd = psd if psd is not None else sig2.to(dev)[..., None, None].expand(b, c, h, w)
+    if full_psd.shape[-2:] != (h, w):
+        iy = torch.arange(h, device=full_psd.device) * full_psd.shape[-2] // h
+        ix = torch.arange(w, device=full_psd.device) * full_psd.shape[-1] // w
+        full_psd = full_psd[..., iy, :][..., :, ix]
+    rem, rem_psd = _refilter_residual(z, est, full_psd.to(dev), prof.residual_threshold)
+    if float(rem_psd.flatten(2).amax(-1).min()) <= 1e-12:
+        return est
+    shrink = prof.lambda_refilter if mode == "hard" else prof.mu2_refilter
+    p2 = StageParams(**{**params.__dict__, "shrink": shrink})
+    st = _variances(p2, None, rem_psd, dev)
+    zz = est + rem
+    guide = zz[:, 0] if mode == "hard" else basic[:, 0]
+    return run_stage(zz, guide, st.pop("var2d"), p2, _tau(p2, guide), mode=mode, basic=basic, progress=sub, **st)
+
+
+__all__ = ["bm3d_denoise", "PROFILES", "STAGES", "COLOR_SPACES"]
