@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 import support
 import torch
+from thresholds import ALL_THRESHOLDS
 
 from restorekit.deblur.bm3d_deblur import bm3d_deblur
 from restorekit.deblur.psf import PSF, gaussian_psf, motion_psf
@@ -14,15 +15,7 @@ from restorekit.deblur.wiener import wiener_deconvolution
 from restorekit.denoise.bm3d_reference import reference_available
 from restorekit.errors import InvalidImageError, InvalidParameterError
 
-# Set12 crops 96x96 at (64, 64) of images 01 and 07, Levin kernels 3 and 5 (15x15, 13x13), sigma 2.55, all
-# settings automatic. Measured (PSNR dB, restorekit backend, CPU): 01/k3 26.99, 01/k5 28.00, 07/k3 26.90,
-# 07/k5 27.60; Richardson–Lucy 24.52 / 25.74 / 24.98 / 26.44; Wiener 24.25 / 25.08 / 24.27 / 25.43.
-THRESHOLDS = {
-    "bm3d_deblur_over_rl_mean_db": 1.6,  # measured 1.95
-    "bm3d_deblur_over_rl_min_db": 0.8,  # measured 1.16
-    "bm3d_deblur_over_wiener_min_db": 1.8,  # measured 2.17
-    "bm3d_deblur_psnr_mean_db": 27.0,  # measured 27.37
-}
+THRESHOLDS = ALL_THRESHOLDS["bm3d_deblur"]
 
 SIGMA = 2.55 / 255
 

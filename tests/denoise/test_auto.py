@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 import support
 import torch
+from thresholds import ALL_THRESHOLDS
 
 from restorekit.denoise import auto as auto_mod
 from restorekit.denoise.auto import auto_denoise, choose, format_report, gat_forward, gat_inverse
@@ -14,13 +15,7 @@ from restorekit.errors import InvalidImageError, InvalidParameterError, MissingD
 from restorekit.quality.noise_analysis import analyse_noise
 from restorekit.sharpen.unsharp import gaussian_blur
 
-# Measured with prefer="fast" on Set12 01 and 05, crops [64:192, 64:192], seeds below (PSNR noisy -> result):
-#   white 25: wavelet, 21.16/20.31 -> 26.49/26.10 (+5.3/+5.8); Poisson-Gaussian (std 25 at mid grey): wavelet in
-#   the Anscombe domain, 22.18/20.84 -> 26.42/26.19 (+4.2/+5.4); correlated (std 20, 1 px filter): NLM,
-#   23.01/22.05 -> 25.89/24.58 (+2.9/+2.5); JPEG q20: NLM, 26.16/27.05 -> 26.93/28.43 (+0.8/+1.4).
-THRESHOLDS = {
-    "gain_db": {"gaussian": 4.8, "poisson_gaussian": 4.0, "correlated": 2.0, "jpeg": 0.5},
-}
+THRESHOLDS = ALL_THRESHOLDS["auto_denoise"]
 NAMES = ["01", "05"]
 NO_EXTRAS = {"wavelet": True, "nlm": True, "bm3d": False, "n2v": False, "dip": False}
 ALL = {"wavelet": True, "nlm": True, "bm3d": True, "n2v": True, "dip": True}

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 import support
 import torch
+from thresholds import ALL_THRESHOLDS
 
 from restorekit.denoise.autotune import (
     _apply,
@@ -16,22 +17,7 @@ from restorekit.denoise.autotune import (
 )
 from restorekit.errors import InvalidImageError, InvalidParameterError
 
-# Measured on Set12 01, 02, 05 crops [64:192, 64:192], sigma 25 (seed 1), clipped; PSNR of the chosen
-# setting vs the best setting of the same grid (oracle, by PSNR against the clean image):
-#   wavelet, Noise2Self: 0.00 / 0.00 / 0.00 dB below the oracle (0.18 on crop 03, not used here);
-#   nlm, SURE (coarse grid, 01 and 02): 0.00 / 0.14 dB. Set12 04 whole, sigma 25, wavelet, SURE: 0.40 dB with
-#   seed 2 (0.49 with seed 3; 02 whole: 0.00) - per image it varies (clipped noise is not quite Gaussian);
-#   bench mean over Set12 01-04 at sigma 15/25/50: <= 0.07 dB.
-#   with sigma given at 12 (true 25), Noise2Self: wavelet chosen 26.3-30.2 dB vs default (scale 1) 20.7-22.0 dB,
-#   oracle gap <= 0.55 dB; nlm chosen 25.3-29.0 dB vs default 21.6-23.0 dB.
-THRESHOLDS = {
-    "wavelet_oracle_gap_db_sure": 0.5,
-    "wavelet_oracle_gap_db_noise2self": 0.3,
-    "nlm_oracle_gap_db_sure": 0.25,
-    "wavelet_wrong_sigma_gain_db": 3.0,
-    "wavelet_wrong_sigma_oracle_gap_db": 0.8,
-    "nlm_wrong_sigma_gain_db": 2.5,
-}
+THRESHOLDS = ALL_THRESHOLDS["autotune"]
 NAMES = ["01", "02", "05"]
 
 

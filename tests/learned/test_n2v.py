@@ -7,27 +7,14 @@ import math
 import pytest
 import support
 import torch
+from thresholds import ALL_THRESHOLDS
 
 import restorekit.operations.n2v  # noqa: F401  (registers the operation)
 from restorekit.errors import InvalidImageError, InvalidParameterError
 from restorekit.learned.n2v import _blind_spot_input, _Sampler, noise2void
 from restorekit.params import OPERATIONS
 
-# PSNR gains (dB, 8-bit quantised PSNR) of the small CPU configurations below, measured on this
-# machine (torch 2.14 CPU, float32); thresholds set a little under.
-THRESHOLDS = {
-    # Set12 01 and 02, crops [64:160, 64:160], sigma 25 (seed 0, clipped); noisy 20.77 dB.
-    # QUICK config, one network for both crops, 8-fold self-ensemble at inference.
-    # Measured: 23.75 dB, gain 2.98 dB (2.59 dB without the self-ensemble); loss ratio 0.40.
-    "n2v_gray_gain_db": 2.7,
-    # The same on CUDA (bfloat16 autocast): not measured by the author (no GPU); set lower until measured.
-    "n2v_gray_gain_db_cuda": 2.3,
-    # CBSD68 101085 crop [100:164, 100:164] RGB, sigma 25 (seed 1, clipped); noisy 20.63 dB.
-    # QUICK config. Measured: 23.68 dB, gain 3.05 dB (2.14 dB without the self-ensemble); loss ratio 0.49.
-    # The same test on another CPU/torch build (16-core host, torch 2.11) measured 2.59 dB: a short
-    # training run's trajectory depends on the float rounding of the platform, so the floor covers both.
-    "n2v_rgb_gain_db": 2.4,
-}
+THRESHOLDS = ALL_THRESHOLDS["n2v"]
 
 #: A small, fast configuration for the CPU quality tests (a high learning rate makes few steps enough).
 QUICK = dict(steps=150, patch_size=32, patches_per_step=8, mask_ratio=0.06, learning_rate=8e-3, width=16, depth=2)

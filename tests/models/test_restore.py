@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 import torch
 import torch.nn.functional as F
+from thresholds import ALL_THRESHOLDS
 from torch import nn
 
 import restorekit.models.restore as restore_mod
@@ -15,10 +16,7 @@ from restorekit.errors import AlgorithmError, InvalidImageError, InvalidParamete
 from restorekit.models.restore import restore_with_model
 from restorekit.tiling import seam_visibility
 
-#: Seam visibility (restorekit.tiling.seam_visibility) of blended tiles: measured 0.018 for Restormer (random
-#: weights, 64x96, tiles 48, overlap 24; global channel attention, so tiles differ) against 1.18 for the same
-#: tiles cut without blending (overlap 0), and 5e-7 (blended) / 2.7 (cut) for SwinIR.
-THRESHOLDS = {"seam_visibility": 0.05}
+THRESHOLDS = ALL_THRESHOLDS["restore_with_model"]
 
 
 class StubModel:

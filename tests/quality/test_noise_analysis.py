@@ -9,21 +9,13 @@ import numpy as np
 import pytest
 import support
 import torch
+from thresholds import ALL_THRESHOLDS
 
 from restorekit.errors import InvalidImageError
 from restorekit.quality.noise_analysis import NoiseAnalysis, analyse_noise, estimate_noise_psd
 from restorekit.sharpen.unsharp import gaussian_blur
 
-# Measured on Set12 01, 02, 04, 05, 07 (256 x 256), clipped and 8-bit quantised noisy images, seeds below:
-#   white sigma 15: max |estimate - 15| 0.75, max |fit std - 15| 1.22; sigma 25: 1.24 and 0.28;
-#   signal dependence of white noise 0.00-0.25 (flag at 0.5); correlation excess of white noise -0.00-0.04.
-#   Poisson-Gaussian (std 20 at mid grey): signal dependence 0.90-1.00, fitted gain / true gain 0.92-1.09.
-#   Correlated (Gaussian-filtered, 1 px, std 20): excess 0.62-0.66 (flag at 0.12), flat-area std 14.9-16.4.
-#   JPEG q20: blockiness 1.49-1.80 (shifted crop 1.48-1.77; flag at 1.2); originals 1.01-1.09.
-THRESHOLDS = {
-    "white_sigma_abs_err255": {15: 1.5, 25: 1.8},
-    "white_sigma_fit_abs_err255": {15: 2.0, 25: 2.0},
-}
+THRESHOLDS = ALL_THRESHOLDS["noise_analysis"]
 NAMES = ["01", "02", "04", "05", "07"]
 
 
