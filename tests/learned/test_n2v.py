@@ -280,4 +280,13 @@ def test_operation_rejects_out_of_range(op):
     with pytest.raises(InvalidParameterError):
         op.param("mask_ratio").to_core(0.5)
     with pytest.raises(InvalidParameterError):
-        op.param("steps").to_core(0)
+        op.param("steps").to_core(-1)
+
+
+def test_operation_automatic_budget_follows_the_device(op):
+    from restorekit.operations.n2v import automatic_budget
+
+    assert op.param("steps").default == op.param("width").default == op.param("patches_per_step").default == 0
+    cpu, gpu = automatic_budget(torch.device("cpu")), automatic_budget(torch.device("cuda"))
+    assert cpu["steps"] < gpu["steps"] and cpu["width"] < gpu["width"]
+    assert gpu == {"steps": 2000, "patches_per_step": 64, "width": 32}
