@@ -163,16 +163,17 @@ ALL_THRESHOLDS = {
     # machine (torch 2.14 CPU, float32); thresholds set a little under.
     "n2v": {
         # Set12 01 and 02, crops [64:160, 64:160], sigma 25 (seed 0, clipped); noisy 20.77 dB.
-        # QUICK config, one network for both crops, 8-fold self-ensemble at inference.
-        # Measured: 23.75 dB, gain 2.98 dB (2.59 dB without the self-ensemble); loss ratio 0.40.
-        "n2v_gray_gain_db": 2.7,
-        # The same on CUDA (bfloat16 autocast): not measured by the author (no GPU); set lower until measured.
+        # QUICK config (300 steps x 8 patches 32x32, lr 4e-3, width 16), one network for both crops,
+        # 8-fold self-ensemble. Measured with 1 and 2 torch threads, seeds 0 and 1: gain 3.06-3.11 dB,
+        # loss ratio 0.42-0.43. (A shorter 150-step, lr 8e-3 run varied from 2.0 to 4.2 dB with the thread
+        # count on the colour crop, so the tests use this steadier budget.)
+        "n2v_gray_gain_db": 2.8,
+        # The same on CUDA (bfloat16 autocast): the H100 passed the 2.3 floor with the earlier 150-step config;
+        # this config has not been measured there yet.
         "n2v_gray_gain_db_cuda": 2.3,
         # CBSD68 101085 crop [100:164, 100:164] RGB, sigma 25 (seed 1, clipped); noisy 20.63 dB.
-        # QUICK config. Measured: 23.68 dB, gain 3.05 dB (2.14 dB without the self-ensemble); loss ratio 0.49.
-        # The same test on another CPU/torch build (16-core host, torch 2.11) measured 2.59 dB: a short
-        # training run's trajectory depends on the float rounding of the platform, so the floor covers both.
-        "n2v_rgb_gain_db": 2.4,
+        # QUICK config. Measured with 1 and 2 threads, seeds 0-2: gain 4.16-4.31 dB.
+        "n2v_rgb_gain_db": 3.8,
     },
     # tests/models/test_restore.py
     #: Seam visibility (restorekit.tiling.seam_visibility) of blended tiles: measured 0.018 for Restormer (random

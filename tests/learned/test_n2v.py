@@ -17,7 +17,7 @@ from restorekit.params import OPERATIONS
 THRESHOLDS = ALL_THRESHOLDS["n2v"]
 
 #: A small, fast configuration for the CPU quality tests (a high learning rate makes few steps enough).
-QUICK = dict(steps=150, patch_size=32, patches_per_step=8, mask_ratio=0.06, learning_rate=8e-3, width=16, depth=2)
+QUICK = dict(steps=300, patch_size=32, patches_per_step=8, mask_ratio=0.06, learning_rate=4e-3, width=16, depth=2)
 #: A tiny configuration for the functional tests (not meant to denoise well).
 TINY = dict(steps=4, patch_size=16, patches_per_step=4, width=4, depth=1)
 

@@ -55,7 +55,7 @@ def _load_model() -> object:
 #: everything else about them — inference mode, batch, alpha, gray — is checked as for any node.
 SMALL_BUDGET = {
     "RK_Noise2Void": {"steps": 6, "patches_per_step": 4, "width": 8},
-    "RK_DeepImagePrior": {"max_iterations": 6},
+    "RK_DeepImagePrior": {"iterations": 6},
 }
 
 

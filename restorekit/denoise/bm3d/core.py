@@ -24,7 +24,7 @@ from ...image import check_image
 from ...progress import ProgressCallback, report
 from .colour import COLOR_SPACES, ColourTransform
 from .profiles import PROFILES, Profile, StageParams, get_profile
-from .stages import run_stage
+from .stages import device_constant, run_stage
 from .transforms import (
     coefficient_autocov_from_psd,
     coefficient_norms2,
@@ -112,17 +112,26 @@ def _pad_to(x: torch.Tensor, size: int) -> tuple[torch.Tensor, int, int]:
 EXACT_VARIANCES = True
 
 
+def _as_f32(t: torch.Tensor) -> torch.Tensor:
+    """``t`` as float32 in the standard contiguous layout (no copy when it already is)."""
+    return t.detach().to(torch.float32, memory_format=torch.contiguous_format)
+
+
 def _variances(stage: StageParams, sig2: torch.Tensor | None, psd: torch.Tensor | None, device: torch.device) -> dict:
     """Noise statistics of a stage's 2-D coefficients: ``var2d`` ``[B, C, K]`` (variances) and the
     lag covariances for the exact 3-D variances (``lagcov``, ``lagscale``)."""
     fwd, _ = transform_2d(stage.transform, stage.block)
     n = stage.block
     if psd is None:
-        var2d = sig2.to(device)[..., None] * coefficient_norms2(fwd).to(device)
+        s2 = sig2.to(device)
+        norms = device_constant(("norms2", stage.transform, n), device, lambda: coefficient_norms2(fwd))
+        var2d = s2[..., None] * norms
         if not EXACT_VARIANCES:
             return {"var2d": var2d}
-        rho = row_autocorrelations(transform_1d(stage.transform, n))
-        return {"var2d": var2d, "lagcov": rho.to(device), "lagscale": sig2.to(device)}
+        rho = device_constant(
+            ("rho", stage.transform, n), device, lambda: row_autocorrelations(transform_1d(stage.transform, n))
+        )
+        return {"var2d": var2d, "lagcov": rho, "lagscale": s2}
     var2d = coefficient_variances_from_psd(psd, fwd.to(psd.device), n).to(device)
     if not EXACT_VARIANCES:
         return {"var2d": var2d}
@@ -215,7 +224,9 @@ def bm3d_denoise(
     prof: Profile = get_profile(profile)
 
     dev = x.device
-    z = x.detach().float()
+    # a standard contiguous layout whatever the input's strides (channels_last, sliced views): the
+    # layout of an input picks the kernels (e.g. of the colour einsum on CUDA), hence the rounding
+    z = _as_f32(x)
     psd = _psd_tensor(noise_psd, b, c) if noise_psd is not None else None
     if psd is not None and (psd == psd.flatten()[0]).all():
         sigma, psd = float(psd.flatten()[0].sqrt()), None  # white noise: exactly the sigma path
@@ -235,13 +246,13 @@ def bm3d_denoise(
     if colour is not None:
         fac = colour.variance_factors().cpu()  # [B, 3, 3]
         z = colour.forward(z)
-        pil = colour.forward(pilot.detach().float()) if pilot is not None else None
+        pil = colour.forward(_as_f32(pilot)) if pilot is not None else None
         if sig2 is not None:
             sig2 = torch.einsum("bij,bj->bi", fac, sig2)
         else:
             psd = torch.einsum("bij,bjhw->bihw", fac.to(psd.device), psd)
     else:
-        pil = pilot.detach().float() if pilot is not None else None
+        pil = _as_f32(pilot) if pilot is not None else None
 
     need = max(prof.hard.block, prof.wiener.block)
     z, h0, w0 = _pad_to(z, need)

@@ -3,10 +3,12 @@
 For every reference block (top-left corners on a grid of rows ``ref_rows`` and columns
 ``ref_cols``) the sum of squared differences to every block of the ``search x search`` window
 around it is computed as, for each offset ``(dy, dx)``, the squared difference between the image
-and its shifted copy, box-summed over the block: along rows with prefix sums taken at the
-reference columns, then over the block's rows by window sums at the reference rows (the same
-arithmetic whatever the band of rows, so that banding does not change the result). Offsets are processed in chunks of rows of the window so that the
-working memory stays under a budget. Offsets that leave the image get an infinite distance; the
+and its shifted copy (written once for a chunk of offsets), box-summed over the block directly at
+the reference corners by strided window sums (one ``avg_pool2d`` with divisor 1 per arithmetic run
+of the corners: every sum is taken over its own n*n terms, the same arithmetic whatever the band of
+rows, so that banding does not change the result). Offsets are processed in chunks of rows of the
+window so that the working memory stays under a budget. Offsets that leave the image get a huge
+distance (the image is padded with a far value); the
 reference block itself is always first. The ``group`` closest blocks are kept (ties broken by the
 order of the offsets, deterministically) and the group size is the largest power of two not above
 the number of blocks whose distance is within the threshold.
@@ -16,6 +18,8 @@ from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
+
+_OUTSIDE = 1.0e4  # padding value of the matching image (its blocks are ~1e8 * 64 away)
 
 
 def match_blocks(
@@ -28,6 +32,8 @@ def match_blocks(
     group: int,
     tau: torch.Tensor,
     budget_bytes: int,
+    ref_rows_dev: torch.Tensor | None = None,
+    ref_cols_dev: torch.Tensor | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Match the reference blocks of one band of rows.
 
@@ -35,7 +41,8 @@ def match_blocks(
     tau: ``[B]`` threshold on the *sum* of squared differences over a block.
     Returns ``positions [B, nr*nc, group]`` (flat index ``row * (W - block + 1) + col`` of the
     matched blocks' corners, closest first; the reference first) and ``levels [B, nr*nc]``
-    (log2 of the group size).
+    (log2 of the group size). ``ref_rows_dev`` / ``ref_cols_dev``: the same corners already on the
+    image's device (saves copies from the host, which stall the GPU).
     """
     b, h, w = u.shape
     n1 = block
@@ -48,60 +55,42 @@ def match_blocks(
 
     lo, hi = r0 - sy, r1 + sy + n1  # pixel rows reached by the candidates
     band = u[:, max(lo, 0) : min(hi, h)]
-    band = F.pad(band, (sx, sx, max(0, -lo), max(0, hi - h)))  # [B, hc + 2sy, w + 2sx]
+    # outside the image: a value far from any pixel ([0, 1] data), so that every block that leaves the
+    # image gets a huge distance (above any threshold, after every block inside) without a mask pass
+    band = F.pad(band, (sx, sx, max(0, -lo), max(0, hi - h)), value=_OUTSIDE)  # [B, hc + 2sy, w + 2sx]
     ref = band[:, sy : sy + hc, sx : sx + w]  # [B, hc, w]
-    rows_rel = (ref_rows - r0).to(u.device)
-    cols = ref_cols.to(u.device)
+    cols = ref_cols_dev if ref_cols_dev is not None else ref_cols.to(u.device)
+    rows_d = ref_rows_dev if ref_rows_dev is not None else ref_rows.to(u.device)
     # all row shifts as a view: [B, ny(dy), hc, w + 2sx]
     shifted_rows = band.unfold(1, hc, 1).permute(0, 1, 3, 2)
 
-    # column box sums from prefix sums (along whole rows, so independent of the band):
-    # S[a, a + n1) = P[a + n1 - 1] - P[a - 1], P[-1] = 0
-    col_prev = (cols - 1).clamp(min=0)
-    col_has_prev = (cols > 0).to(u.dtype)
-    # the reference rows are, but for the last ones, every ``row_step`` rows from the band's first
-    rr_cpu = (ref_rows - r0).tolist()
-    row_step = rr_cpu[1] - rr_cpu[0] if nr > 1 else 1
-    n_regular = 0
-    while n_regular < nr and rr_cpu[n_regular] == n_regular * row_step:
-        n_regular += 1
-    per_dy = b * hc * nx * (w + 1) * 4 * 3
+    # squared differences of every offset of a chunk of window rows, written once in the layout
+    # [B, ndy, nx, hc, w], then summed over the blocks at the reference corners by strided 2-D window
+    # sums (avg_pool2d with divisor 1: every sum is taken directly over its own 64 terms, the same
+    # arithmetic whatever the band, so banding does not change the result)
+    rows_l = (ref_rows - r0).tolist()
+    cols_l = ref_cols.tolist()
+    per_dy = b * hc * nx * w * 4 * 2
     chunk = max(1, min(ny, budget_bytes // max(per_dy, 1)))
     parts = []
     for d0 in range(0, ny, chunk):
         d1 = min(ny, d0 + chunk)
-        cand = shifted_rows[:, d0:d1].unfold(3, w, 1)  # [B, ndy, hc, nx(dx), w]
-        diff = (cand - ref[:, None, :, None, :]).square_()
-        cs = diff.cumsum_(-1)  # prefix sums along columns, in place
-        colsum = cs[..., cols + n1 - 1] - cs[..., col_prev] * col_has_prev  # [B, ndy, hc, nx, nc]
-        del cs, diff
-        # sums over the block's rows at the reference rows: one strided window sum for the regular
-        # part of the grid, direct sums for the rest
-        rs = colsum.unfold(2, n1, row_step)[:, :, :n_regular].sum(-1) if n_regular else None
-        if n_regular < nr:
-            extra = colsum.unfold(2, n1, 1)[:, :, rows_rel[n_regular:]].sum(-1)
-            rs = extra if rs is None else torch.cat([rs, extra], 2)
-        parts.append(rs)  # [B, ndy, nr, nx, nc]
-        del rs, colsum
-    dist = torch.cat(parts, 1) if len(parts) > 1 else parts[0]  # [B, dy, nr, dx, nc]
-    dist = dist.permute(0, 2, 4, 1, 3)  # [B, nr, nc, dy, dx]
-
-    offy = torch.arange(-sy, sy + 1, device=u.device)
-    offx = torch.arange(-sx, sx + 1, device=u.device)
-    ry = ref_rows.to(u.device)[:, None] + offy[None, :]
-    cx = cols[:, None] + offx[None, :]
-    ok_r = (ry >= 0) & (ry < hp)  # [nr, dy]
-    ok_c = (cx >= 0) & (cx < wp)  # [nc, dx]
-    ok = ok_r[:, None, :, None] & ok_c[None, :, None, :]  # [nr, nc, dy, dx]
-    dist = dist.masked_fill(~ok, float("inf"))
-    dist[:, :, :, sy, sx] = -1.0  # the reference block always comes first
-    dist = dist.reshape(b, nr * nc, ny * nx)
+        cand = shifted_rows[:, d0:d1].unfold(3, w, 1).permute(0, 1, 3, 2, 4)  # [B, ndy, nx(dx), hc, w] view
+        diff = torch.empty(b, d1 - d0, nx, hc, w, device=u.device, dtype=u.dtype)
+        torch.sub(cand, ref[:, None, None], out=diff)
+        diff.mul_(diff)
+        rs = _box_sums(diff.view(-1, hc, w), rows_l, cols_l, n1)  # [B*ndy*nx, nr, nc]
+        parts.append(rs.view(b, d1 - d0, nx, nr, nc))
+        del diff, rs
+    dist = torch.cat(parts, 1) if len(parts) > 1 else parts[0]  # [B, dy, dx, nr, nc]
+    dist[:, sy, sx] = -1.0  # the reference block always comes first
+    dist = dist.permute(0, 3, 4, 1, 2).reshape(b, nr * nc, ny * nx)  # [B, nr*nc, dy*dx]
 
     k = min(group, ny * nx)
     vals, arg = torch.topk(dist, k, dim=-1, largest=False, sorted=True)
     dy = arg // nx - sy
     dx = arg % nx - sx
-    rows_abs = ref_rows.to(u.device).repeat_interleave(nc)[None, :, None] + dy
+    rows_abs = rows_d.repeat_interleave(nc)[None, :, None] + dy
     cols_abs = cols.repeat(nr)[None, :, None] + dx
     valid = vals <= tau.view(b, 1, 1)
     rows_abs = torch.where(valid, rows_abs, rows_abs[..., :1]).clamp_(0, hp - 1)
@@ -112,3 +101,36 @@ def match_blocks(
     count = valid.sum(-1).clamp_(min=1)  # the reference block is always valid
     levels = torch.floor(torch.log2(count.double())).long()
     return pos, levels
+
+
+def _segments(idx: list[int]) -> list[tuple[int, int, int]]:
+    """Split a sorted list of positions into arithmetic runs ``(start, step, count)``."""
+    out = []
+    i = 0
+    while i < len(idx):
+        if i + 1 == len(idx):
+            out.append((idx[i], 1, 1))
+            break
+        step = idx[i + 1] - idx[i]
+        j = i + 1
+        while j + 1 < len(idx) and idx[j + 1] - idx[j] == step:
+            j += 1
+        out.append((idx[i], step, j - i + 1))
+        i = j + 1
+    return out
+
+
+def _box_sums(d: torch.Tensor, rows: list[int], cols: list[int], n: int) -> torch.Tensor:
+    """Sums of the ``n x n`` windows of ``d`` ``[N, H, W]`` whose top-left corners are at every
+    (rows[i], cols[j]): ``[N, len(rows), len(cols)]``. Each arithmetic run of the positions is one
+    strided window sum (the input is sliced only where a run does not start at 0)."""
+    hh, ww = d.shape[-2:]
+    out_r = []
+    for r0, rs, rn in _segments(rows):
+        out_c = []
+        for c0, cs, cn in _segments(cols):
+            sub = d[:, r0 : r0 + (rn - 1) * rs + n if r0 else hh, c0 : c0 + (cn - 1) * cs + n if c0 else ww]
+            pooled = F.avg_pool2d(sub, n, stride=(rs, cs), divisor_override=1)
+            out_c.append(pooled[:, :rn, :cn])
+        out_r.append(torch.cat(out_c, -1) if len(out_c) > 1 else out_c[0])
+    return torch.cat(out_r, -2) if len(out_r) > 1 else out_r[0]

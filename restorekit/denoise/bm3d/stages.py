@@ -41,6 +41,22 @@ _PAIR_SCALE = float(2**_PAIR_SHIFT)  # Haar products are multiples of 2**-5 (gro
 _PAIR_SCALE_INV = 1.0 / _PAIR_SCALE  # normalised group weights are capped (only reached by degenerate groups)
 
 
+_CONSTANTS: dict = {}
+
+
+def device_constant(key: tuple, device: torch.device, make: Callable[[], torch.Tensor]) -> torch.Tensor:
+    """A constant tensor (transform matrices, tables, grids) on ``device``, made once and kept: a
+    copy from the host to a GPU waits for the queued work, so per-call copies would stall the GPU."""
+    k = (*key, str(device))
+    t = _CONSTANTS.get(k)
+    if t is None:
+        if len(_CONSTANTS) > 256:
+            _CONSTANTS.clear()
+        t = make().to(device)
+        _CONSTANTS[k] = t
+    return t
+
+
 def _group_variances(
     pos: torch.Tensor,
     levels: torch.Tensor,
@@ -50,20 +66,22 @@ def _group_variances(
     lagcov: torch.Tensor,
     lagscale: torch.Tensor | None,
     c: int,
+    pair_scaled: bool = False,
 ) -> torch.Tensor:
     """Exact noise variance of every 3-D coefficient of every group ``[B, nref, N2, C, K]``:
     ``var(l, k) = sum_{i,j} H[l,i] H[l,j] cov_k(p_j - p_i)``, where ``cov_k`` vanishes for blocks
     that do not overlap (white noise) or is truncated beyond the block size (correlated noise).
 
     The sums are gathered per lag first: ``W[l, lag] = sum over pairs at that lag of H[l,i] H[l,j]``
-    (exactly, in 64-bit integers: the products are multiples of a power of two), then contracted
+    (exactly, in float32: the products are multiples of a power of two), then contracted
     with the lag covariances."""
     pi, pj, pair_rows, pair_wts = pairs
+    if not pair_wts.is_floating_point():  # fixed point (times _PAIR_SCALE): to exact float32
+        pair_wts = pair_wts.float() * _PAIR_SCALE_INV
     b, nref, n2 = pos.shape
     g = b * nref
     span = 2 * n1 - 1
     nlag = span * span
-    npp = pair_rows.shape[-1]
     p32 = pos.to(torch.int32).view(g, n2)  # 32-bit index arithmetic: half the memory traffic
     r = torch.div(p32, wp, rounding_mode="floor")
     q = p32 - r * wp
@@ -72,21 +90,37 @@ def _group_variances(
     inside = (dy.abs() < n1) & (dx.abs() < n1)
     lag = torch.where(inside, (dy + n1 - 1) * span + (dx + n1 - 1), torch.full_like(dy, nlag))
     lv = levels.reshape(-1)
-    idx = (pair_rows.index_select(0, lv) * (nlag + 1) + lag[..., None]).view(g, -1).long()
-    wm = torch.zeros(g, n2, nlag + 1, device=pos.device, dtype=torch.int64)
+    if pair_scaled:  # pair_rows: int64, already times (nlag + 1)
+        idx = pair_rows.index_select(0, lv).add_(lag[..., None]).view(g, -1)
+    else:
+        idx = (pair_rows.index_select(0, lv) * (nlag + 1) + lag[..., None]).view(g, -1).long()
+    del lag, dy, dx, inside
+    # float32 sums of the pair weights (multiples of 2**-4, at most 1 in magnitude, at most a few
+    # hundred per sum): exact whatever the order of the atomic additions, hence deterministic
+    wm = torch.zeros(g, n2, nlag + 1, device=pos.device, dtype=torch.float32)
     wm.view(g, -1).scatter_add_(1, idx, pair_wts.index_select(0, lv).view(g, -1))
+    del idx
     # the diagonal: every row l of a group of size m (l < m) has unit norm, at lag 0
     centre = (n1 - 1) * span + (n1 - 1)
-    wm[:, :, centre] += (torch.arange(n2, device=pos.device)[None, :] < (2**lv)[:, None]).long() << _PAIR_SHIFT
-    wm = wm[..., :nlag].to(torch.float32) * _PAIR_SCALE_INV
-    del idx, lag, dy, dx, inside, npp
+    wm[:, :, centre] += (torch.arange(n2, device=pos.device)[None, :] < (2**lv)[:, None]).float()
     if lagcov.dim() == 2:  # white noise: separable lag covariances rho[dy, u] rho[dx, v], scaled per channel
-        t = wm.reshape(g * n2, span, span)
-        v = torch.matmul(torch.matmul(lagcov.T, t), lagcov).view(b, nref, n2, 1, n1 * n1)
+        # one matrix product with kron(rho, rho) (the last row, for "no overlap", is zero)
+        kr = torch.cat([torch.kron(lagcov, lagcov), lagcov.new_zeros(1, n1 * n1)], 0)  # [nlag + 1, K]
+        v = torch.matmul(wm.view(g * n2, nlag + 1), kr).view(b, nref, n2, 1, n1 * n1)
         v = v * lagscale.float().to(pos.device).view(b, 1, 1, c, 1)
     else:
-        v = torch.einsum("bqn,bcnk->bqck", wm.view(b, nref * n2, nlag), lagcov).view(b, nref, n2, c, -1)
+        wm = wm[..., :nlag]
+        v = torch.einsum("bqn,bcnk->bqck", wm.reshape(b, nref * n2, nlag), lagcov).view(b, nref, n2, c, -1)
     return v.clamp_(min=1e-20)
+
+
+def _pair_tables(n2: int, n1: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """The pair table of :func:`.transforms.group_pair_table` for blocks of side ``n1``: slots, Haar
+    rows times the lag count ``(2 n1 - 1)**2 + 1`` (int64, the row offsets of the lag histogram)
+    and the weights rounded to their exact values (multiples of 2**-4), float32."""
+    pi, pj, pair_rows, pair_wts = group_pair_table(n2)
+    nlag1 = (2 * n1 - 1) ** 2 + 1
+    return pi, pj, pair_rows * nlag1, (torch.round(pair_wts * _PAIR_SCALE) * _PAIR_SCALE_INV).float()
 
 
 def grid(length: int, block: int, step: int, shifts: tuple[int, ...] = (0,)) -> torch.Tensor:
@@ -144,29 +178,29 @@ def run_stage(
     s = params.search // 2
     hp, wp = h - n1 + 1, w - n1 + 1
 
-    fwd64, inv64 = transform_2d(params.transform, n1)
-    fwd = fwd64.float().to(dev)
-    win = kaiser_2d(n1, params.beta)
+    tkey = (params.transform, n1)
+    fwd = device_constant(("fwd", *tkey), dev, lambda: transform_2d(params.transform, n1)[0].float())
     # pixels of a block from its coefficients, times the window: [K(pixels), K(coefs)]
-    synth = (inv64 * win.reshape(-1, 1)).float().to(dev)
-    win_flat = win.reshape(1, 1, k2, 1).float().to(dev)
-    haar = group_haar_table(n2).float().to(dev)
+    synth = device_constant(
+        ("synth", *tkey, params.beta),
+        dev,
+        lambda: (transform_2d(params.transform, n1)[1] * kaiser_2d(n1, params.beta).reshape(-1, 1)).float(),
+    )
+    win_flat = device_constant(
+        ("win", n1, params.beta), dev, lambda: kaiser_2d(n1, params.beta).reshape(1, 1, k2, 1).float()
+    )
+    haar = device_constant(("haar", n2), dev, lambda: group_haar_table(n2).float())
     nlag = (2 * n1 - 1) ** 2
     if lagcov is not None:
-        pi, pj, pair_rows, pair_wts = group_pair_table(n2)
-        pairs = (
-            pi.to(dev),
-            pj.to(dev),
-            pair_rows.to(device=dev, dtype=torch.int32),
-            torch.round(pair_wts * _PAIR_SCALE).to(torch.int64).to(dev),
-        )
+        pairs = tuple(device_constant(("pairs", n2, n1, i), dev, lambda i=i: _pair_tables(n2, n1)[i]) for i in range(4))
         lagcov = lagcov.float().to(dev)
-
     var = var2d.float().clamp(min=1e-20)  # [B, C, K]
     vmean = var.mean(-1)  # [B, C]
 
     rows = grid(h, n1, params.step)
     cols = grid(w, n1, params.step, params.col_shifts)
+    rows_dev = device_constant(("grid", h, n1, params.step), dev, lambda: rows)
+    cols_dev = device_constant(("grid", w, n1, params.step, params.col_shifts), dev, lambda: cols)
     nc = cols.numel()
     budget = memory_budget(dev)
     per_ref = n2 * c * k2 * 4 * (12 if mode == "wiener" else 9) + n2 * 64
@@ -181,7 +215,16 @@ def run_stage(
     for bi in range(nbands):
         rr = rows[bi * band_rows : (bi + 1) * band_rows]
         pos, levels = match_blocks(
-            guide, rr, cols, block=n1, search=params.search, group=n2, tau=tau, budget_bytes=budget
+            guide,
+            rr,
+            cols,
+            block=n1,
+            search=params.search,
+            group=n2,
+            tau=tau,
+            budget_bytes=budget,
+            ref_rows_dev=rows_dev[bi * band_rows : (bi + 1) * band_rows],
+            ref_cols_dev=cols_dev,
         )
         nref = pos.shape[1]
         # positions reachable from this band, and the pixels they cover
@@ -208,12 +251,13 @@ def run_stage(
         slot_ok = torch.arange(n2, device=dev).view(1, 1, n2) < gsize  # [B, nref, n2]
 
         if lagcov is not None:
-            var3 = _group_variances(pos, levels, wp, n1, pairs, lagcov, lagscale, c)
+            var3 = _group_variances(pos, levels, wp, n1, pairs, lagcov, lagscale, c, pair_scaled=True)
         else:
             var3 = var.view(b, 1, 1, c, k2)
         if mode == "hard":
-            keep = (spec.square() > (params.shrink**2) * var3) & slot_ok[..., None, None]
-            spec = spec * keep
+            # (the slots beyond the group's size hold zeros, never kept: no mask needed)
+            keep = spec.square() > (params.shrink**2) * var3
+            spec.mul_(keep)
             wsum = (keep * var3).sum((2, 4))  # [B, nref, C]
             del keep
             weight = vmean.view(b, 1, c) / wsum.clamp(min=1e-30)
@@ -225,20 +269,22 @@ def run_stage(
             yb = torch.bmm(tmat, gb).view(b, nref, n2, c, k2)
             del gb
             yb2 = yb.square_()
-            wien = yb2 / (yb2 + params.shrink * var3).clamp(min=1e-30)
-            del yb, yb2
-            wien = wien * slot_ok[..., None, None]
-            spec = spec * wien
-            wsum = (wien.square() * var3).sum((2, 4))
+            # (the slots beyond the group's size hold zeros: their Wiener weight is 0, no mask needed)
+            dnm = yb2 + params.shrink * var3
+            wien = yb2.div_(dnm.clamp_(min=1e-30))
+            del yb, yb2, dnm
+            spec.mul_(wien)
+            wsum = (wien.square_() * var3).sum((2, 4))
             del wien
             weight = vmean.view(b, 1, c) / wsum.clamp(min=1e-30)
         weight = weight.clamp(max=_MAX_WEIGHT)  # [B, nref, C]
 
         est = torch.bmm(tmat.transpose(1, 2), spec.view(b * nref, n2, c * k2))
         del spec, tmat
-        est = est.view(b, nref, n2, c, k2) * weight.view(b, nref, 1, c, 1)
+        # weight times the fixed-point scale (a power of two: exact) in one pass
+        est = est.view(b, nref, n2, c, k2).mul_((weight * _FIXED).view(b, nref, 1, c, 1))
         acc = torch.zeros(b * npos, c * k2, device=dev, dtype=torch.int64)
-        acc.index_add_(0, flat, (est.view(-1, c * k2) * _FIXED).round_().to(torch.int64))
+        acc.index_add_(0, flat, est.view(-1, c * k2).round_().to(torch.int64))
         del est
         wts = (weight.view(b, nref, 1, c) * slot_ok[..., None]).reshape(-1, c)
         wacc = torch.zeros(b * npos, c, device=dev, dtype=torch.int64)
