@@ -130,7 +130,7 @@ def main() -> None:
     ap.add_argument("--size", type=int, default=256, help="centre crop side")
     ap.add_argument("--sigma", type=float, default=25.0, help="noise std, 0-255")
     ap.add_argument("--set", default="CBSD68")
-    ap.add_argument("--iterations", type=int, default=2000)
+    ap.add_argument("--iterations", type=int, default=3000)
     ap.add_argument("--lr", type=float, default=0.01)
     ap.add_argument("--width", type=int, default=32)
     ap.add_argument("--depth", type=int, default=5)

@@ -28,7 +28,16 @@ Smoothing: the result is the exponential moving average of the outputs (``ema`` 
 Whatever the caller's autograd state (ComfyUI runs nodes under ``torch.inference_mode()``), the
 fit runs inside :func:`~restorekit.learned.training.gradients_enabled` on a trainable copy of the
 input. On CUDA it runs under autocast (bfloat16 where supported, else float16 with a gradient
-scaler) in channels_last layout; on the CPU in float32.
+scaler) in channels_last layout, with fused Adam, and (bfloat16 / float32) each iteration's forward, backward
+and Adam step replayed as one CUDA graph: launched op by op from Python, the few hundred small kernels of an
+iteration cost ~25 ms of CPU time on an H100 host against ~2.6 ms of GPU work at 256x256 (measured), so
+graphs make a 256x256 iteration ~8x faster (2.9 ms). On the CPU it runs eagerly in float32.
+
+When the stop fires: on small images (64-96 px crops) the PSNR peak comes after 400-900 iterations with the
+averaged output at 0.70-0.85 sigma^2 from the noisy image. On 256x256 colour crops (width 32, learning rate
+0.01, bfloat16 on an H100) the fit is still under-fitting at 3000 iterations (PSNR still rising on 4 of 5
+CBSD68 crops, the residual 0.95-1.09 sigma_est^2), so the noise-level rule does not fire there and the
+iteration cap decides; bfloat16 is not the cause (same curve in float32 on a 96 px crop).
 """
 
 from __future__ import annotations
@@ -47,7 +56,7 @@ from ..errors import AlgorithmError, InvalidParameterError
 from ..image import check_image
 from ..progress import ProgressCallback, report, scaled
 from .skipnet import PADDINGS, SkipNet, padded_size
-from .training import autocast_dtype, gradients_enabled, needs_grad_scaler, trainable_copy
+from .training import autocast_dtype, gradients_enabled, needs_grad_scaler, optimisation_step, trainable_copy
 
 log = logging.getLogger(__name__)
 
@@ -60,6 +69,10 @@ CODE_SCALE = 0.1
 CHECK_EVERY = 10
 #: The output average spans min(1 / (1 - ema), 1 + iteration / EMA_WARMUP) iterations.
 EMA_WARMUP = 5.0
+#: Replay each CUDA fit step as one CUDA graph (falls back to eager execution where capture fails).
+USE_CUDA_GRAPHS = True
+#: Eager iterations before the capture.
+GRAPH_WARMUP = 3
 
 
 @dataclass(frozen=True)
@@ -103,7 +116,7 @@ def _validate(s: DipSettings) -> None:
         "iterations",
         _is_int(s.iterations) and 1 <= s.iterations <= 100_000,
         f"expected a whole number from 1 to 100000, got {s.iterations!r}.",
-        "give e.g. 2000.",
+        "give e.g. 3000.",
     )
     _check(
         "learning_rate",
@@ -229,6 +242,21 @@ def _cudnn_benchmark(device: torch.device) -> Iterator[None]:
         torch.backends.cudnn.benchmark = old
 
 
+def _capture(step, opt: torch.optim.Optimizer, device: torch.device):
+    """Capture one fit step as a CUDA graph; returns ``(graph, (out, loss))``, or ``(None, None)`` where capture
+    fails (then the fit goes on eagerly)."""
+    graph = torch.cuda.CUDAGraph()
+    opt.zero_grad(set_to_none=True)
+    try:
+        with torch.cuda.graph(graph):
+            static = step(cache=False)
+    except Exception as exc:  # noqa: BLE001 - any capture failure: fall back to eager steps
+        log.warning("DIP: CUDA graph capture failed (%s); running eagerly", exc)
+        torch.cuda.synchronize(device)
+        return None, None
+    return graph, static
+
+
 def _build(s: DipSettings, out_channels: int, device: torch.device) -> SkipNet:
     """A freshly initialised net from the seed (built on the CPU, so the same on every device),
     without touching the global random state."""
@@ -273,10 +301,30 @@ def _fit_one(
     z = (torch.rand(1, s.input_channels, hp, wp, generator=gen) * CODE_SCALE).to(device, amp or torch.float32)
     z = z.contiguous(memory_format=fmt)
     noise_gen = torch.Generator(device=device).manual_seed(_seed_for(s.seed) + 2)
-    z_noise, z_in = torch.empty_like(z), z
 
-    opt = torch.optim.Adam(net.parameters(), lr=s.learning_rate, **({"foreach": True} if device.type == "cuda" else {}))
+    cuda = device.type == "cuda"
+    # On CUDA: fused Adam, capturable so that the whole step can be replayed as one CUDA graph.
+    opt = torch.optim.Adam(
+        net.parameters(), lr=s.learning_rate, **({"fused": True, "capturable": True} if cuda else {})
+    )
     scaler = torch.amp.GradScaler(device.type) if needs_grad_scaler(amp) else None
+    z_in = torch.empty_like(z) if s.input_noise > 0 else z
+
+    def step(cache: bool = True) -> tuple[torch.Tensor, torch.Tensor]:
+        with torch.autocast(device.type, dtype=amp, enabled=amp is not None, cache_enabled=cache):
+            o = net(z_in)[:, :, top : top + h, left : left + w]
+            lo = F.mse_loss(o.float(), y)
+        optimisation_step(lo, opt, scaler)
+        return o.detach(), lo.detach()
+
+    # The network is a few hundred small kernels per iteration: launched one by one from Python they cost
+    # far more than they compute. After GRAPH_WARMUP eager iterations (on a side stream, as CUDA graph
+    # capture requires; cuDNN picks its algorithms there) the step is captured once and replayed.
+    use_graph = cuda and scaler is None and USE_CUDA_GRAPHS
+    graph = static = None
+    side = torch.cuda.Stream(device) if use_graph else None
+    if side is not None:
+        side.wait_stream(torch.cuda.current_stream(device))
 
     alpha = 2.0 / (s.window + 1)
     ema_len = 1.0 / (1.0 - s.ema)
@@ -290,18 +338,26 @@ def _fit_one(
     variance_rule = s.early_stop and s.stop_rule == "variance"
     for it in range(1, s.iterations + 1):
         if s.input_noise > 0:
-            z_in = torch.add(z, z_noise.normal_(0.0, s.input_noise, generator=noise_gen), out=z_noise)
-        with torch.autocast(device.type, dtype=amp, enabled=amp is not None):
-            out = net(z_in)[:, :, top : top + h, left : left + w]
-            loss = F.mse_loss(out.float(), y)
-        opt.zero_grad(set_to_none=True)
-        if scaler is not None:
-            scaler.scale(loss).backward()
-            scaler.step(opt)
-            scaler.update()
+            torch.add(z, z_in.normal_(0.0, s.input_noise, generator=noise_gen), out=z_in)
+        if graph is not None:
+            graph.replay()
+            out, loss = static
+        elif use_graph and it > GRAPH_WARMUP:
+            torch.cuda.current_stream(device).wait_stream(side)
+            graph, static = _capture(step, opt, device)
+            if graph is None:
+                use_graph = False
+                out, loss = step()
+            else:
+                graph.replay()
+                out, loss = static
+        elif side is not None:
+            side.wait_stream(torch.cuda.current_stream(device))
+            with torch.cuda.stream(side):
+                out, loss = step()
+            torch.cuda.current_stream(device).wait_stream(side)
         else:
-            loss.backward()
-            opt.step()
+            out, loss = step()
 
         with torch.no_grad():
             x = out.detach().float()
@@ -384,7 +440,7 @@ def _noise_variances(x: torch.Tensor, sigma: float | torch.Tensor | None) -> lis
 def deep_image_prior(
     x: torch.Tensor,
     *,
-    iterations: int = 2000,
+    iterations: int = 3000,
     learning_rate: float = 0.01,
     early_stop: bool = True,
     ema: float = 0.99,
@@ -409,7 +465,9 @@ def deep_image_prior(
     Each image gets its own network, fitted from scratch with the same ``seed``, so
     ``f(x)[i] == f(x[i:i+1])`` (exactly on the CPU; up to GPU non-determinism on CUDA).
 
-    Fitting: ``iterations`` is the most Adam steps per image, ``learning_rate`` the Adam step size,
+    Fitting: ``iterations`` is the most Adam steps per image (default 3000: on 256x256 colour crops at sigma 25
+    the PSNR still rose between 2000 and 3000 iterations, +0.6 dB on average, and the noise-level stop does
+    not fire before; on small images the stop ends the fit much sooner), ``learning_rate`` the Adam step size,
     ``input_noise`` the std of the Gaussian perturbation of the input code at every iteration
     (code values lie in [0, 0.1); the paper's 1/30). The result is the moving average of the
     outputs over ``1 / (1 - ema)`` iterations (fewer during the first ``5 / (1 - ema)``

@@ -25,10 +25,59 @@ def _norm(kind: str, channels: int) -> nn.Module:
     return nn.BatchNorm2d(channels) if kind == "batch" else nn.Identity()
 
 
+class _ReflectPad1(torch.autograd.Function):
+    """Reflection padding by one pixel that keeps the channels_last layout.
+
+    ``F.pad(mode="reflect")`` works on NCHW-contiguous memory: on a channels_last tensor it costs two layout
+    conversions forward and backward besides the padding itself. Here: one copy into the padded canvas
+    plus four thin edge copies; backward folds the edge gradients back (same values as ``F.pad``).
+    """
+
+    @staticmethod
+    def forward(ctx, x: torch.Tensor) -> torch.Tensor:  # noqa: D102
+        n, c, h, w = x.shape
+        out = torch.empty((n, c, h + 2, w + 2), dtype=x.dtype, device=x.device, memory_format=torch.channels_last)
+        out[:, :, 1:-1, 1:-1] = x
+        out[:, :, 0, 1:-1] = x[:, :, 1]
+        out[:, :, -1, 1:-1] = x[:, :, -2]
+        out[:, :, :, 0] = out[:, :, :, 2]
+        out[:, :, :, -1] = out[:, :, :, -3]
+        return out
+
+    @staticmethod
+    def backward(ctx, g: torch.Tensor) -> torch.Tensor:  # noqa: D102
+        g = g.clone(memory_format=torch.channels_last)
+        g[:, :, :, 2] += g[:, :, :, 0]
+        g[:, :, :, -3] += g[:, :, :, -1]
+        g[:, :, 2, 1:-1] += g[:, :, 0, 1:-1]
+        g[:, :, -3, 1:-1] += g[:, :, -1, 1:-1]
+        return g[:, :, 1:-1, 1:-1]
+
+
+class _Conv(nn.Conv2d):
+    """A convolution whose reflection padding by one pixel keeps channels_last inputs in that layout."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if (
+            self.padding_mode == "reflect"
+            and self.padding == (1, 1)
+            and x.dim() == 4
+            and x.is_contiguous(memory_format=torch.channels_last)
+            and not x.is_contiguous()
+        ):
+            return F.conv2d(_ReflectPad1.apply(x), self.weight, self.bias, self.stride, 0, self.dilation, self.groups)
+        return super().forward(x)
+
+
 def _conv_block(c_in: int, c_out: int, kernel: int, stride: int, norm: str, padding: str) -> nn.Sequential:
-    """Convolution (reflection or zero padding) -> normalisation -> LeakyReLU(0.2)."""
+    """Convolution (reflection or zero padding) -> normalisation -> LeakyReLU(0.2).
+
+    A 1x1 convolution has no padding: it is declared with zero padding, since ``padding_mode="reflect"``
+    would still copy its input through ``F.pad`` (a no-op padding).
+    """
+    mode = padding if kernel > 1 else "zeros"
     return nn.Sequential(
-        nn.Conv2d(c_in, c_out, kernel, stride=stride, padding=kernel // 2, padding_mode=padding, bias=norm == "none"),
+        _Conv(c_in, c_out, kernel, stride=stride, padding=kernel // 2, padding_mode=mode, bias=norm == "none"),
         _norm(norm, c_out),
         nn.LeakyReLU(0.2, inplace=True),
     )

@@ -43,8 +43,9 @@ def format_report(rep: dict, *, sigma_given: bool) -> str:
         Param(
             "iterations",
             "int",
-            2000,
-            help="Most fitting iterations per image (early stopping usually ends sooner).",
+            3000,
+            help="Most fitting iterations per image. Early stopping ends small images sooner; images of 256 px and "
+            "more usually use them all (on an H100 about 3 ms per iteration at 256x256, 60 ms at 1920x1080).",
             min=1,
             max=20000,
             step=50,

@@ -10,22 +10,11 @@ import numpy as np
 import pytest
 import support
 import torch
+from thresholds import ALL_THRESHOLDS
 
 from restorekit.denoise.bm3d import bm3d_denoise
 
-# PSNR thresholds (dB), a little under the measured values (profile "np", CPU, float32).
-THRESHOLDS = {
-    # Set12 01 and 05, crop [64:192, 64:192], sigma 25, seeds 0/1: ours 27.881 / 27.426 (ref 27.933 / 27.455)
-    "bm3d_set12_crop_sigma25_mean": 27.55,
-    # Set12 08, crop [64:192, 64:192], sigma 50, seed 2: ours 30.237 (ref 30.183)
-    "bm3d_set12_crop_sigma50": 30.1,
-    # CBSD68 first image, crop [100:196, 100:196], sigma 25 (CBM3D, opponent), seed 3: ours 28.593 (ref 28.583)
-    "bm3d_cbsd68_crop_sigma25": 28.45,
-    # ours - reference, averaged over the three gray crops: measured -0.009 dB (issue target: >= -0.05)
-    "bm3d_vs_reference_gray_mean_diff": -0.05,
-    # ours - reference on the colour crop: measured +0.010 dB (issue target: >= -0.05)
-    "bm3d_vs_reference_colour_diff": -0.05,
-}
+THRESHOLDS = ALL_THRESHOLDS["bm3d"]
 
 GRAY = [("01", 25, 0), ("05", 25, 1), ("08", 50, 2)]
 

@@ -5,25 +5,14 @@ from __future__ import annotations
 import pytest
 import support
 import torch
+from thresholds import ALL_THRESHOLDS
 
 import restorekit.operations.dip  # noqa: F401  (registers the operation)
 from restorekit.errors import InvalidImageError, InvalidParameterError
 from restorekit.learned.dip import deep_image_prior, effective_depth
 from restorekit.params import OPERATIONS
 
-# Measured on this CPU (float32, seed 0), 2026-11-25; thresholds set a little under.
-THRESHOLDS = {
-    # Set12 "05" crop [64:128, 64:128], sigma 25 (noise seed 1, clipped), width 16, depth 4, other settings
-    # default (32 input channels), at most 400 iterations (noise-level stop at 390), under
-    # torch.inference_mode(): 20.42 -> 26.19 dB (+5.77).
-    "dip_gain_gray_sigma25_db": 5.3,
-    # CBSD68 first image crop [100:148, 200:248], sigma 25 (noise seed 2, clipped), width 16, depth 4,
-    # 300 iterations: 20.83 -> 26.24 dB (+5.41).
-    "dip_gain_rgb_sigma25_db": 5.0,
-    # Same gray crop, no code perturbation and no averaging (fast overfitting), learning rate 0.02:
-    # noise-level early stop (sigma estimated 25.6) at 110 iterations 24.12 dB; all 300 iterations 21.89 dB (+2.23).
-    "dip_early_stop_over_last_iterate_db": 1.8,
-}
+THRESHOLDS = ALL_THRESHOLDS["deep_image_prior"]
 
 SMALL = {"width": 8, "depth": 3, "input_channels": 4}
 

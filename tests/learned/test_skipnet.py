@@ -103,3 +103,24 @@ def test_head_float32_under_autocast():
 def test_bad_configuration(kw):
     with pytest.raises(ValueError):
         _net(**kw)
+
+
+@pytest.mark.parametrize("shape", [(1, 5, 2, 2), (2, 4, 7, 9), (1, 3, 16, 8)])
+def test_channels_last_reflect_pad_matches_f_pad(shape):
+    from torch.nn import functional as F
+
+    from restorekit.learned.skipnet import _ReflectPad1
+
+    x = torch.randn(*shape, dtype=torch.float64).contiguous(memory_format=torch.channels_last).requires_grad_()
+    a, b = _ReflectPad1.apply(x), F.pad(x, (1, 1, 1, 1), mode="reflect")
+    assert torch.equal(a, b) and a.is_contiguous(memory_format=torch.channels_last)
+    g = torch.randn_like(a)
+    torch.testing.assert_close(torch.autograd.grad(a, x, g)[0], torch.autograd.grad(b, x, g)[0])
+
+
+def test_channels_last_net_matches_contiguous():
+    net = _net(channels=[8, 8, 8])
+    z = torch.rand(1, 4, 32, 32)
+    ref = net(z)
+    out = net.to(memory_format=torch.channels_last)(z.contiguous(memory_format=torch.channels_last))
+    torch.testing.assert_close(out, ref, rtol=1e-5, atol=1e-5)
