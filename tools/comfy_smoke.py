@@ -4,7 +4,8 @@ Usage: python tools/comfy_smoke.py [--server http://127.0.0.1:8188] [--image inp
 
 For each RK_ node it queues LoadImage -> (RepeatImageBatch) -> node -> SaveImage / PreviewAny with
 default parameters, waits for the result, and prints one line per node: ok, or the error ComfyUI
-reported. PSF inputs come from RK_MakePsf, MASK inputs from LoadImage's mask.
+reported. PSF inputs come from RK_MakePsf, MASK inputs from LoadImage's mask, models from
+RK_LoadRestorationModel with the first file in models/restorekit (put one there first).
 """
 
 from __future__ import annotations
@@ -38,6 +39,11 @@ def workflow(node_id: str, info: dict, image: str, batch: int) -> dict:
         elif kind == "RK_PSF":
             graph["psf"] = {"class_type": "RK_MakePsf", "inputs": {}}
             inputs[name] = ["psf", 0]
+        elif kind == "RK_RESTORATION_MODEL":
+            load_info = call_cache["RK_LoadRestorationModel"]["input"]["required"]["model_name"]
+            graph["model"] = {"class_type": "RK_LoadRestorationModel",
+                              "inputs": {"model_name": load_info[1]["options"][0]}}
+            inputs[name] = ["model", 0]
         elif isinstance(kind, list) or kind == "COMBO":
             inputs[name] = options.get("default", (kind if isinstance(kind, list) else options["options"])[0])
         else:

@@ -314,3 +314,11 @@ def test_operation_runs(op, shape):
     assert report.startswith("Deep Image Prior:") and report.count("image ") >= shape[0]
     assert "estimated" in report
     assert calls
+
+
+def test_node_iteration_cap_follows_the_device():
+    from restorekit.operations.dip import automatic_iterations
+    from restorekit.params import get_operation
+
+    assert get_operation("deep_image_prior").param("iterations").default == 0
+    assert automatic_iterations(torch.device("cpu")) < automatic_iterations(torch.device("cuda")) == 3000
