@@ -33,9 +33,9 @@ def format_report(rep: dict, *, sigma_given: bool) -> str:
 
 #: Iteration cap when the node's ``iterations`` is 0 (automatic): the GPU figure is where PSNR on
 #: 256 px colour crops stops rising (bench_dip.py); a CPU is ~30x slower per iteration, so it gets
-#: a budget that finishes a 256 px image in about a minute.
+#: a budget that finishes a 256 px image in about a minute (small images stop earlier by themselves).
 GPU_ITERATIONS = 3000
-CPU_ITERATIONS = 600
+CPU_ITERATIONS = 400
 
 
 def automatic_iterations(device: torch.device) -> int:
@@ -60,7 +60,7 @@ def automatic_iterations(device: torch.device) -> int:
             0,
             help="Most fitting iterations per image. Early stopping ends small images sooner; images of 256 px and "
             "more usually use them all (on an H100 about 3 ms per iteration at 256x256, 60 ms at 1920x1080). "
-            "0 = automatic: 3000 on a GPU, 600 on a CPU (where an iteration at 256x256 takes about 0.1 s).",
+            "0 = automatic: 3000 on a GPU, 400 on a CPU (where an iteration at 256x256 takes about 0.1-0.2 s).",
             min=0,
             max=20000,
             step=50,
