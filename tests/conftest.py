@@ -15,3 +15,17 @@ def device(request):
     if request.param == "cuda" and not torch.cuda.is_available():
         pytest.skip("CUDA is not available")
     return torch.device(request.param)
+
+
+@pytest.fixture(scope="module")
+def one_torch_thread():
+    """Run a module's tests on one torch CPU thread, restoring the setting afterwards.
+
+    Tests that run many tiny kernels (small networks, fits) spend most of their time spin-waiting
+    in OpenMP with two threads on a small shared machine; one thread is several times faster there.
+    Use with ``pytestmark = pytest.mark.usefixtures("one_torch_thread")``.
+    """
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)

@@ -17,14 +17,7 @@ THRESHOLDS = ALL_THRESHOLDS["deep_image_prior"]
 SMALL = {"width": 8, "depth": 3, "input_channels": 4}
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """Fits of tiny networks are many small kernels: on a shared 2-core machine two OpenMP threads made this
-    file 6x slower in CPU time (spin-waiting) than one. Restored afterwards."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def _gray_case():

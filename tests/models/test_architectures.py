@@ -18,12 +18,11 @@ from restorekit.models.architectures import FFDNet, FFDNetIPOL  # noqa: E402
 
 
 @pytest.fixture(autouse=True, scope="module")
-def _one_thread():
+def _registered():
     arch.register()  # tests below read MAIN_REGISTRY directly; do not rely on test order
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+
+
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def _kair_identity(in_nc: int, nc: int, nb: int) -> FFDNet:

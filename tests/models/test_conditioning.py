@@ -20,12 +20,7 @@ CONDITIONAL = ["FDnCNN", "FDnCNN-gray", "FFDNet", "FFDNet-gray", "FFDNetIPOL", "
 SIGMAS = [0.0, 10 / 255, 25 / 255, 50 / 255, 75 / 255]
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")

@@ -18,14 +18,7 @@ from restorekit.errors import InvalidImageError, InvalidParameterError, ModelLoa
 from restorekit.models import load_model, require_purpose, supported_architectures  # noqa: E402
 from restorekit.models import loader as loader_mod  # noqa: E402
 
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """Tiny networks run fastest on one thread, and the CI machine is shared."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 EXTRA = mf.extra_arches_available()
 CASE_NAMES = list(mf.CASES)
