@@ -228,4 +228,4 @@ def bm3d_deblur(
     out = denoise(z_rwi, noise_psd=psd_rwi, profile=profile, color_space=color_space, pilot=y_ri).float()
     report(progress, 4, 4)
     out = out[..., top : top + h, left : left + w]
-    return out.to(x.dtype).contiguous()
+    return out.to(x.dtype)

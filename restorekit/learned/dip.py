@@ -107,17 +107,17 @@ def _is_int(v: object) -> bool:
     return isinstance(v, int) and not isinstance(v, bool)
 
 
+def _check_whole(name: str, value: object, lo: int, hi: int, example: int) -> None:
+    _check(name, _is_int(value) and lo <= value <= hi, f"expected a whole number from {lo} to {hi}, got {value!r}.",
+           f"give e.g. {example}.")
+
+
 def _is_num(v: object) -> bool:
     return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
 
 
 def _validate(s: DipSettings) -> None:
-    _check(
-        "iterations",
-        _is_int(s.iterations) and 1 <= s.iterations <= 100_000,
-        f"expected a whole number from 1 to 100000, got {s.iterations!r}.",
-        "give e.g. 3000.",
-    )
+    _check_whole("iterations", s.iterations, 1, 100_000, 3000)
     _check(
         "learning_rate",
         _is_num(s.learning_rate) and 0 < s.learning_rate <= 1,
@@ -142,54 +142,19 @@ def _validate(s: DipSettings) -> None:
         f"expected a non-negative whole number, got {s.seed!r}.",
         "give e.g. 0.",
     )
-    _check(
-        "width",
-        _is_int(s.width) and 1 <= s.width <= 512,
-        f"expected a whole number from 1 to 512, got {s.width!r}.",
-        "give e.g. 32.",
-    )
-    _check(
-        "depth",
-        _is_int(s.depth) and 1 <= s.depth <= 8,
-        f"expected a whole number from 1 to 8, got {s.depth!r}.",
-        "give e.g. 5.",
-    )
-    _check(
-        "skip_channels",
-        _is_int(s.skip_channels) and 0 <= s.skip_channels <= 128,
-        f"expected a whole number from 0 to 128, got {s.skip_channels!r}.",
-        "give e.g. 4.",
-    )
-    _check(
-        "input_channels",
-        _is_int(s.input_channels) and 1 <= s.input_channels <= 128,
-        f"expected a whole number from 1 to 128, got {s.input_channels!r}.",
-        "give e.g. 32.",
-    )
+    _check_whole("width", s.width, 1, 512, 32)
+    _check_whole("depth", s.depth, 1, 8, 5)
+    _check_whole("skip_channels", s.skip_channels, 0, 128, 4)
+    _check_whole("input_channels", s.input_channels, 1, 128, 32)
     _check(
         "input_noise",
         _is_num(s.input_noise) and 0 <= s.input_noise <= 1,
         f"expected a number in [0, 1], got {s.input_noise!r}.",
         "give e.g. 0.033, or 0 for none.",
     )
-    _check(
-        "window",
-        _is_int(s.window) and 1 <= s.window <= 10_000,
-        f"expected a whole number from 1 to 10000, got {s.window!r}.",
-        "give e.g. 50.",
-    )
-    _check(
-        "patience",
-        _is_int(s.patience) and 1 <= s.patience <= 100_000,
-        f"expected a whole number from 1 to 100000, got {s.patience!r}.",
-        "give e.g. 200.",
-    )
-    _check(
-        "min_iterations",
-        _is_int(s.min_iterations) and 0 <= s.min_iterations <= 100_000,
-        f"expected a whole number from 0 to 100000, got {s.min_iterations!r}.",
-        "give e.g. 100.",
-    )
+    _check_whole("window", s.window, 1, 10_000, 50)
+    _check_whole("patience", s.patience, 1, 100_000, 200)
+    _check_whole("min_iterations", s.min_iterations, 0, 100_000, 100)
     _check(
         "stop_rule",
         s.stop_rule in STOP_RULES,
