@@ -57,6 +57,14 @@ def _ours(z: torch.Tensor, sigma: float, profile: str, device: torch.device) -> 
     return y.cpu(), time.perf_counter() - t
 
 
+def _reference_timed(job: tuple) -> tuple[np.ndarray, float]:
+    """The reference on one noisy image, in a worker process: (result, seconds)."""
+    z, sigma, profile = job
+    t0 = time.perf_counter()
+    r = _reference(z, sigma, profile)
+    return r, time.perf_counter() - t0
+
+
 def quality(args: argparse.Namespace, device: torch.device) -> None:
     have_ref = not args.no_reference
     if have_ref:
@@ -85,6 +93,15 @@ def quality(args: argparse.Namespace, device: torch.device) -> None:
             images = [x[:, :, : args.crop, : args.crop] for x in images]
         for sigma255 in args.sigmas:
             ours_db, ref_db, t_ours, t_ref = [], [], [], []
+            pre = None
+            if have_ref and args.jobs > 1:  # the reference for the whole set at once, in worker processes
+                import multiprocessing
+
+                jobs = [
+                    (support.add_noise(x, sigma255, seed=i), sigma255 / 255, args.profile) for i, x in enumerate(images)
+                ]
+                with multiprocessing.get_context("spawn").Pool(args.jobs) as pool:
+                    pre = pool.map(_reference_timed, jobs)
             for i, x in enumerate(images):
                 z = support.add_noise(x, sigma255, seed=i)
                 if not warm:
@@ -94,9 +111,13 @@ def quality(args: argparse.Namespace, device: torch.device) -> None:
                 ours_db.append(support.psnr(y, x))
                 t_ours.append(t)
                 if have_ref:
-                    t0 = time.perf_counter()
-                    r = _reference(z, sigma255 / 255, args.profile)
-                    t_ref.append(time.perf_counter() - t0)
+                    if pre is not None:
+                        r, tr_i = pre[i]
+                    else:
+                        t0 = time.perf_counter()
+                        r = _reference(z, sigma255 / 255, args.profile)
+                        tr_i = time.perf_counter() - t0
+                    t_ref.append(tr_i)
                     rt = torch.from_numpy(np.ascontiguousarray(r)).float()
                     rt = rt[None, None] if rt.dim() == 2 else rt.permute(2, 0, 1)[None]
                     ref_db.append(support.psnr(rt, x))
@@ -140,7 +161,7 @@ def _ports() -> dict:
     try:
         import bm3d_triton  # type: ignore
 
-        fn = getattr(bm3d_triton, "bm3d", None) or getattr(bm3d_triton, "bm3d_denoise", None)
+        fn = getattr(bm3d_triton, "denoise", None) or getattr(bm3d_triton, "bm3d", None)
         if fn is not None:
             ports["bm3d_triton"] = lambda z, s: fn(z, sigma=s)
     except Exception:  # noqa: BLE001 - optional, only reported
@@ -163,7 +184,7 @@ def speed(args: argparse.Namespace, device: torch.device) -> None:
     cases = [("gray 512x512", 1, 512, 512), ("RGB 1920x1080", 3, 1080, 1920)]
     if device.type == "cpu" and not args.full:
         cases = cases[:1]  # 1080p colour takes minutes on a CPU: only with --full
-    ports = _ports() if device.type == "cuda" else {}
+    ports = _ports() if device.type == "cuda" and not args.no_ports else {}
     print(
         f"device {device} ({torch.cuda.get_device_name(device) if device.type == 'cuda' else 'cpu'}); "
         f"profile {args.profile}; sigma 25; median of {args.repeat}"
@@ -214,6 +235,8 @@ def main() -> None:
     p.add_argument("--reference-speed", action="store_true", help="with --speed: also time the reference (gray)")
     p.add_argument("--threads", type=int, default=0, help="torch CPU threads (0 = default)")
     p.add_argument("--verbose", action="store_true")
+    p.add_argument("--no-ports", action="store_true", help="with --speed: skip the third-party GPU ports")
+    p.add_argument("--jobs", type=int, default=1, help="worker processes for the reference (times stay per image)")
     args = p.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)

@@ -88,17 +88,24 @@ def test_cuda_matches_cpu():
 
 
 # ----------------------------------------------------------------------------- values
+# The fused CUDA kernels transform blocks with float16 tensor-core products (float32 sums): each of
+# the ~7 roundings is at most 2**-12 relative, so values agree to about 1e-3 at worst (a quarter of an
+# 8-bit step), against 1e-4 for the float32 torch path.
+def _exact_atol(device, torch_path_atol: float) -> float:
+    return 2e-3 if device.type == "cuda" else torch_path_atol
+
+
 def test_constant_image_is_kept(device):
     x = torch.full((1, 1, 12, 16), 0.4, device=device)
-    torch.testing.assert_close(bm3d_denoise(x, sigma=S25), x, atol=2e-4, rtol=0)
+    torch.testing.assert_close(bm3d_denoise(x, sigma=S25), x, atol=_exact_atol(x.device, 2e-4), rtol=0)
     x3 = torch.stack([torch.full((12, 16), v) for v in (0.2, 0.5, 0.7)])[None].to(device)
-    torch.testing.assert_close(bm3d_denoise(x3, sigma=S25), x3, atol=2e-4, rtol=0)
+    torch.testing.assert_close(bm3d_denoise(x3, sigma=S25), x3, atol=_exact_atol(x.device, 2e-4), rtol=0)
 
 
 def test_zero_sigma_is_near_identity(device):
     z, _ = _noisy(1, 1, 32, 32)
     z = z.clamp(0, 1).to(device)
-    torch.testing.assert_close(bm3d_denoise(z, sigma=0.0), z, atol=1e-4, rtol=0)
+    torch.testing.assert_close(bm3d_denoise(z, sigma=0.0), z, atol=_exact_atol(z.device, 1e-4), rtol=0)
 
 
 @pytest.mark.parametrize("profile", PROFILES)

@@ -253,6 +253,8 @@ def bm3d_denoise(
             psd = torch.einsum("bij,bjhw->bihw", fac.to(psd.device), psd)
     else:
         pil = _as_f32(pilot) if pilot is not None else None
+    if sig2 is not None:
+        sig2 = sig2.to(dev)  # once, here: a copy from the host in the middle would wait for the GPU's queue
 
     need = max(prof.hard.block, prof.wiener.block)
     z, h0, w0 = _pad_to(z, need)

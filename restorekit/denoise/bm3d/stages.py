@@ -25,6 +25,7 @@ channel by a constant (the mean coefficient variance), which leaves the ratio un
 from __future__ import annotations
 
 import math
+import os
 from collections.abc import Callable
 
 import torch
@@ -123,6 +124,21 @@ def _pair_tables(n2: int, n1: int) -> tuple[torch.Tensor, torch.Tensor, torch.Te
     return pi, pj, pair_rows * nlag1, (torch.round(pair_wts * _PAIR_SCALE) * _PAIR_SCALE_INV).float()
 
 
+def _use_fused(z: torch.Tensor, params: StageParams) -> bool:
+    """Whether this stage runs on the fused GPU kernels (:mod:`.fused`): white noise on a CUDA device
+    with Triton, 8x8 blocks and groups of 16 or 32. ``RESTOREKIT_BM3D_FUSED=0`` turns them off (the
+    torch path then runs everywhere); ``=interpret`` also runs them on the CPU through Triton's
+    interpreter (slow; for tests)."""
+    from . import fused
+
+    flag = os.environ.get("RESTOREKIT_BM3D_FUSED", "1")
+    if flag == "0" or not fused.supported(params.block, params.group, z.shape[1]):
+        return False
+    if z.device.type != "cuda" and flag != "interpret":
+        return False
+    return fused.available()
+
+
 def grid(length: int, block: int, step: int, shifts: tuple[int, ...] = (0,)) -> torch.Tensor:
     """Reference-block corners along one axis: every ``step`` pixels from each offset of ``shifts``,
     plus the last position."""
@@ -172,6 +188,12 @@ def run_stage(
     """
     dev = z.device
     b, c, h, w = z.shape
+    if lagcov is not None and lagcov.dim() == 2 and lagscale is not None and _use_fused(z, params):
+        from .fused import run_stage_fused
+
+        return run_stage_fused(
+            z, guide, lagscale, params, tau, mode=mode, basic=basic, budget_bytes=memory_budget(dev) // 4, progress=progress
+        )
     n1 = params.block
     k2 = n1 * n1
     n2 = params.group

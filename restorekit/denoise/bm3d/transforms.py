@@ -113,10 +113,12 @@ def transform_1d(name: str, n: int) -> torch.Tensor:
     return dct_matrix(n)
 
 
+@functools.lru_cache(maxsize=32)
 def transform_2d(name: str, n: int) -> tuple[torch.Tensor, torch.Tensor]:
     """Forward and inverse 2-D transform matrices ``[n*n, n*n]`` acting on row-major blocks.
 
-    ``coef = fwd @ block.flatten()`` and ``block.flatten() = inv @ coef``.
+    ``coef = fwd @ block.flatten()`` and ``block.flatten() = inv @ coef``. Cached: callers must not
+    modify the returned tensors in place.
     """
     t = transform_1d(name, n)
     fwd = torch.kron(t, t)

@@ -1,0 +1,116 @@
+"""Tests for the fused GPU kernels of BM3D (restorekit.denoise.bm3d.fused): the same results as the
+torch path (on the CPU through Triton's interpreter, and on CUDA), determinism, independence of the
+band layout, and the dispatch switch."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import support
+import torch
+
+from restorekit.denoise.bm3d import bm3d_denoise, fused, stages
+from restorekit.denoise.bm3d.profiles import get_profile
+
+S25 = 25 / 255
+cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="CUDA is not available")
+
+_INTERPRETED = r"""
+import json, os, sys
+sys.path.insert(0, sys.argv[1])
+import torch, support
+from restorekit.denoise.bm3d import bm3d_denoise
+out = {}
+for c, h, w, stage in ((1, 20, 26, "all"), (3, 17, 21, "hard")):
+    clean = support.smooth_random(1, c, h, w, seed=3)
+    z = support.add_noise(clean, 25, seed=4)
+    os.environ["RESTOREKIT_BM3D_FUSED"] = "interpret"
+    a = bm3d_denoise(z, sigma=25 / 255, stage=stage)
+    os.environ["RESTOREKIT_BM3D_FUSED"] = "0"
+    b = bm3d_denoise(z, sigma=25 / 255, stage=stage)
+    out[f"{c}-{stage}"] = [float((a - b).abs().mean()), float((a - b).abs().max()),
+                           support.psnr(a, clean), support.psnr(b, clean), support.psnr(z.clamp(0, 1), clean)]
+print(json.dumps(out))
+"""
+
+
+def _interpreter_ok() -> bool:
+    """Triton's CPU interpreter runs these kernels from version 3.8 (3.6 rejects their loop bounds)."""
+    if not fused.available():
+        return False
+    import triton
+
+    return tuple(int(p) for p in triton.__version__.split(".")[:2]) >= (3, 8)
+
+
+@pytest.mark.skipif(not _interpreter_ok(), reason="needs Triton >= 3.8 (its CPU interpreter)")
+def test_interpreted_kernels_match_torch_path():
+    """The kernels, run by Triton's CPU interpreter, give the torch path's result (gray, both stages;
+    colour, stage 1) up to float16 transform rounding."""
+    env = {**os.environ, "TRITON_INTERPRET": "1", "OMP_NUM_THREADS": "1"}
+    tests_dir = str(Path(__file__).resolve().parents[1])
+    run = subprocess.run(
+        [sys.executable, "-c", _INTERPRETED, tests_dir], env=env, capture_output=True, text=True, timeout=600
+    )
+    assert run.returncode == 0, run.stderr[-2000:]
+    res = json.loads(run.stdout.strip().splitlines()[-1])
+    for key, (mean_abs, max_abs, p_fused, p_torch, p_noisy) in res.items():
+        assert mean_abs < 2e-3, key
+        assert max_abs < 0.05, key
+        assert abs(p_fused - p_torch) < 0.1, key
+        assert p_fused > p_noisy + 3, key
+
+
+def test_dispatch_switch(monkeypatch):
+    z = torch.zeros(1, 1, 16, 16)
+    params = get_profile("np").hard
+    monkeypatch.setenv("RESTOREKIT_BM3D_FUSED", "1")
+    assert not stages._use_fused(z, params)  # CPU tensors: torch path
+    monkeypatch.setenv("RESTOREKIT_BM3D_FUSED", "0")
+    assert not stages._use_fused(z, params)
+    monkeypatch.setenv("RESTOREKIT_BM3D_FUSED", "interpret")
+    assert stages._use_fused(z, params) == fused.available()
+    assert not fused.supported(11, 32, 1) and not fused.supported(8, 8, 1) and fused.supported(8, 32, 3)
+
+
+@cuda
+@pytest.mark.parametrize("c", [1, 3])
+def test_cuda_fused_matches_torch_path(monkeypatch, c):
+    names = support.image_paths("Set12" if c == 1 else "CBSD68")[:3]
+    fused_db, torch_db = [], []
+    for i, p in enumerate(names):
+        x = support.load(p, gray=c == 1)[..., :128, :128]
+        z = support.add_noise(x, 25, seed=i).cuda()
+        monkeypatch.setenv("RESTOREKIT_BM3D_FUSED", "1")
+        a = bm3d_denoise(z, sigma=S25).cpu()
+        monkeypatch.setenv("RESTOREKIT_BM3D_FUSED", "0")
+        b = bm3d_denoise(z, sigma=S25).cpu()
+        assert (a - b).abs().mean() < 2e-3
+        fused_db.append(support.psnr(a, x))
+        torch_db.append(support.psnr(b, x))
+    assert sum(fused_db) / 3 > sum(torch_db) / 3 - 0.02
+
+
+@cuda
+def test_cuda_fused_colour_batch_matches_single_images():
+    # a colour batch reaches the kernels in the colour transform's memory layout (regression: it was
+    # read as if contiguous, which broke batches of colour images)
+    z = support.add_noise(support.smooth_random(3, 3, 40, 52, seed=5), 25, seed=6).cuda()
+    out = bm3d_denoise(z, sigma=S25)
+    for i in range(3):
+        assert torch.equal(out[i : i + 1], bm3d_denoise(z[i : i + 1], sigma=S25))
+
+
+@cuda
+def test_cuda_fused_deterministic_and_band_independent(monkeypatch):
+    z = support.add_noise(support.smooth_random(2, 3, 70, 90, seed=1), 25, seed=2).cuda()
+    a = bm3d_denoise(z, sigma=S25)
+    assert torch.equal(a, bm3d_denoise(z, sigma=S25))
+    # a tiny memory budget splits the reference rows into many bands: the same sums, exactly
+    monkeypatch.setattr(stages, "memory_budget", lambda device: 4 * 2**20)
+    assert torch.equal(a, bm3d_denoise(z, sigma=S25))
