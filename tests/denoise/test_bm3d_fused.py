@@ -114,3 +114,30 @@ def test_cuda_fused_deterministic_and_band_independent(monkeypatch):
     # a tiny memory budget splits the reference rows into many bands: the same sums, exactly
     monkeypatch.setattr(stages, "memory_budget", lambda device: 4 * 2**20)
     assert torch.equal(a, bm3d_denoise(z, sigma=S25))
+
+
+def test_kernels_that_cannot_be_built_fall_back_to_the_torch_path(monkeypatch, caplog):
+    """A failure inside Triton (e.g. no C compiler) is logged once and the torch path runs; any other
+    error propagates."""
+    fake_triton = compile("def build(*a, **k):\n    raise RuntimeError('Failed to find C compiler')\n", "/x/triton/build.py", "exec")
+    ns: dict = {}
+    exec(fake_triton, ns)
+    monkeypatch.setattr(fused, "_BROKEN", [])
+    monkeypatch.setattr(fused, "available", lambda: True)
+    monkeypatch.setattr(fused, "run_stage_fused", ns["build"])
+    monkeypatch.setenv("RESTOREKIT_BM3D_FUSED", "interpret")
+    z = support.add_noise(support.smooth_random(1, 1, 20, 24, seed=1), 25, seed=2)
+    with caplog.at_level("WARNING"):
+        out = bm3d_denoise(z, sigma=S25)
+    assert "cannot be built" in caplog.text and "C compiler" in (fused.unusable() or "")
+    monkeypatch.setenv("RESTOREKIT_BM3D_FUSED", "0")
+    assert torch.equal(out, bm3d_denoise(z, sigma=S25))
+
+    def broken(*a, **k):
+        raise ValueError("a bug of ours")
+
+    monkeypatch.setattr(fused, "_BROKEN", [])
+    monkeypatch.setattr(fused, "run_stage_fused", broken)
+    monkeypatch.setenv("RESTOREKIT_BM3D_FUSED", "interpret")
+    with pytest.raises(ValueError, match="a bug of ours"):
+        bm3d_denoise(z, sigma=S25)

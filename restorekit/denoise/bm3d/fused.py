@@ -64,6 +64,29 @@ def available() -> bool:
     return True
 
 
+_BROKEN: list[str] = []  # why the kernels cannot be built in this process, once that is known
+
+
+def unusable() -> str | None:
+    """Why the kernels cannot be built here (e.g. Triton finds no C compiler), or None."""
+    return _BROKEN[0] if _BROKEN else None
+
+
+def mark_unusable_if_triton_failed(exc: BaseException) -> bool:
+    """If ``exc`` was raised inside Triton (building or launching the kernels, e.g. no C compiler or an
+    unsupported GPU), remember it (the torch path is then used for the rest of the process) and return
+    True; errors from anywhere else return False and must propagate."""
+    tb = exc.__traceback__
+    inside = False
+    while tb is not None:
+        name = tb.tb_frame.f_code.co_filename.replace("\\", "/")
+        inside = inside or "/triton/" in name
+        tb = tb.tb_next
+    if inside and not _BROKEN:
+        _BROKEN.append(f"{type(exc).__name__}: {str(exc)[:300]}")
+    return inside
+
+
 def supported(block: int, group: int, channels: int) -> bool:
     """Whether the fused kernels handle these stage parameters (8x8 blocks, groups of 16 or 32)."""
     return block == 8 and group in (16, 32) and channels in (1, 3)

@@ -24,6 +24,7 @@ channel by a constant (the mean coefficient variance), which leaves the ratio un
 
 from __future__ import annotations
 
+import logging
 import math
 import os
 from collections.abc import Callable
@@ -43,6 +44,7 @@ _PAIR_SCALE_INV = 1.0 / _PAIR_SCALE  # normalised group weights are capped (only
 
 
 _CONSTANTS: dict = {}
+logger = logging.getLogger(__name__)
 
 
 def device_constant(key: tuple, device: torch.device, make: Callable[[], torch.Tensor]) -> torch.Tensor:
@@ -132,7 +134,7 @@ def _use_fused(z: torch.Tensor, params: StageParams) -> bool:
     from . import fused
 
     flag = os.environ.get("RESTOREKIT_BM3D_FUSED", "1")
-    if flag == "0" or not fused.supported(params.block, params.group, z.shape[1]):
+    if flag == "0" or fused.unusable() or not fused.supported(params.block, params.group, z.shape[1]):
         return False
     if z.device.type != "cuda" and flag != "interpret":
         return False
@@ -189,11 +191,21 @@ def run_stage(
     dev = z.device
     b, c, h, w = z.shape
     if lagcov is not None and lagcov.dim() == 2 and lagscale is not None and _use_fused(z, params):
-        from .fused import run_stage_fused
+        from . import fused
 
-        return run_stage_fused(
-            z, guide, lagscale, params, tau, mode=mode, basic=basic, budget_bytes=memory_budget(dev) // 4, progress=progress
-        )
+        try:
+            return fused.run_stage_fused(
+                z, guide, lagscale, params, tau, mode=mode, basic=basic, budget_bytes=memory_budget(dev) // 4,
+                progress=progress,
+            )
+        except Exception as exc:
+            if not fused.mark_unusable_if_triton_failed(exc):
+                raise
+            logger.warning(
+                "BM3D: the fused GPU kernels cannot be built on this machine (%s); using the torch path, "
+                "which gives the same quality more slowly. Installing a C compiler (gcc) usually fixes it.",
+                fused.unusable(),
+            )
     n1 = params.block
     k2 = n1 * n1
     n2 = params.group
