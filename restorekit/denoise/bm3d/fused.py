@@ -5,7 +5,7 @@ Per band of reference rows, three kernels run:
 
 1. ``_distances``: squared distances between every reference block and every block of its search
    window, for a tile of 8 x 8 reference blocks at a time, as ``|a|^2 + |b|^2 - 2 a.b`` with the dot
-   products on the tensor cores (TF32 on values centred on the image mean). The candidate blocks of a
+   products on the tensor cores (float16 values centred on the image mean; see Precision below). The candidate blocks of a
    tile are read once for the whole tile instead of once per reference block.
 2. ``_select``: the ``group`` closest blocks within the matching threshold, closest first, the
    reference block always first; ties go to the lower offset index (deterministic).
@@ -29,8 +29,11 @@ within 0.01 dB (measured on an H100, ``bench/bench_bm3d.py``). Launch settings: 
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable
 
 import torch
+
+from .profiles import StageParams
 
 _FIXED = float(2**36)  # fixed-point scale of the accumulators (as in .stages)
 _MAX_WEIGHT = 1e3
@@ -103,14 +106,14 @@ def run_stage_fused(
     z: torch.Tensor,
     guide: torch.Tensor,
     sig2: torch.Tensor,
-    params,
+    params: StageParams,
     tau: torch.Tensor,
     *,
     mode: str,
     basic: torch.Tensor | None = None,
     exact: bool = True,
     budget_bytes: int = 2**30,
-    progress=None,
+    progress: Callable[[int, int], None] | None = None,
 ) -> torch.Tensor:
     """One BM3D stage with the fused kernels (white noise of variance ``sig2`` ``[B, C]``).
 
