@@ -250,6 +250,22 @@ def test_haar_tables_are_orthonormal():
     assert t.shape == (5, 16, 16) and torch.equal(t[2, 4:], torch.zeros(12, 16, dtype=torch.float64))
 
 
+def test_in_place_haar_is_the_haar_transform_reordered():
+    from restorekit.denoise.bm3d.transforms import haar_matrix_in_place
+
+    for n in (1, 2, 4, 8, 16, 32):
+        h, hp = haar_matrix(n), haar_matrix_in_place(n)
+        torch.testing.assert_close(hp @ hp.T, torch.eye(n, dtype=torch.float64))
+        # every in-place row is a row of the coarse-to-fine transform, each used once
+        match = (hp @ h.T).abs()
+        torch.testing.assert_close(match.sum(1), torch.ones(n, dtype=torch.float64))
+        assert sorted(match.argmax(1).tolist()) == list(range(n))
+    want = torch.tensor([[1.0, 1, 1, 1], [2**0.5, -(2**0.5), 0, 0], [1, 1, -1, -1], [0, 0, 2**0.5, -(2**0.5)]]) / 2
+    torch.testing.assert_close(haar_matrix_in_place(4), want.double())
+    t = group_haar_table(8, in_place=True)
+    assert torch.equal(t[2, :4, :4], haar_matrix_in_place(4)) and not t[2, 4:].any() and not t[2, :, 4:].any()
+
+
 def test_group_variances_match_definition():
     """Exact 3-D variances: sum_{i,j} H[l,i] H[l,j] cov_k(p_j - p_i) by brute force."""
     from restorekit.denoise.bm3d import stages

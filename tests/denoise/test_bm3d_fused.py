@@ -39,6 +39,60 @@ print(json.dumps(out))
 """
 
 
+_INTERPRETED_VARIANCES = r"""
+import json, math
+import torch
+import triton
+import triton.language as tl
+from restorekit.denoise.bm3d.fused_kernels import _haar_group_variances
+from restorekit.denoise.bm3d.transforms import (
+    coefficient_norms2, haar_matrix_in_place, row_autocorrelations, transform_1d, transform_2d)
+
+
+@triton.jit
+def probe(POS, LEV, RHO, NORMS, OUT, WP, KG: tl.constexpr, LOG_KG: tl.constexpr):
+    g = tl.program_id(0)
+    i = tl.arange(0, KG)
+    p = tl.arange(0, 64)
+    m = 1 << tl.load(LEV + g)
+    live = i < m
+    unit = tl.where(live[:, None], tl.load(NORMS + p)[None, :], 0.0)
+    v = _haar_group_variances(POS + g * KG, m, unit, RHO, WP, KG, LOG_KG)
+    tl.store(OUT + g * KG * 64 + i[:, None] * 64 + p[None, :], v)
+
+
+gen = torch.Generator().manual_seed(0)
+rho = row_autocorrelations(transform_1d("dct", 8))
+norms = coefficient_norms2(transform_2d("dct", 8)[0])
+wp = 21
+worst = 0.0
+for kg in (16, 32):
+    levels = torch.tensor([0, 1, 2, 3, 4, 5, 4, 2][: 5 if kg == 16 else 8], dtype=torch.int32)
+    # positions within 13 x 13 (most pairs overlap), one duplicate, and a far-away block
+    ys, xs = torch.randint(0, 13, (2, levels.numel(), kg), generator=gen)
+    ys[:, 1] = ys[:, 0]
+    xs[:, 1] = xs[:, 0]
+    ys[:, 2] += 40
+    pos = (ys * wp + xs).to(torch.int32)
+    out = torch.zeros(levels.numel(), kg, 64, dtype=torch.float32)
+    probe[(levels.numel(),)](pos, levels, rho.float(), norms.float(), out, wp, KG=kg, LOG_KG=kg.bit_length() - 1)
+    for g, lev in enumerate(levels.tolist()):
+        m = 2**lev
+        cov = torch.zeros(m, m, 64, dtype=torch.float64)
+        for a in range(m):
+            for b in range(m):
+                dy, dx = int(ys[g, a] - ys[g, b]), int(xs[g, a] - xs[g, b])
+                if abs(dy) < 8 and abs(dx) < 8:
+                    cov[a, b] = (rho[dy + 7][:, None] * rho[dx + 7][None, :]).reshape(64)
+        h = haar_matrix_in_place(m)
+        want = torch.einsum("li,lj,ijk->lk", h, h, cov)
+        got = out[g].double()
+        worst = max(worst, float(((got[:m] - want).abs() / want.abs().clamp(min=1e-3)).max()))
+        worst = max(worst, float(got[m:].abs().max()) if m < kg else 0.0)
+print(json.dumps({"worst": worst}))
+"""
+
+
 def _interpreter_ok() -> bool:
     """Triton's CPU interpreter runs these kernels from version 3.8 (3.6 rejects their loop bounds)."""
     if not fused.available():
@@ -64,6 +118,19 @@ def test_interpreted_kernels_match_torch_path():
         assert max_abs < 0.05, key
         assert abs(p_fused - p_torch) < 0.1, key
         assert p_fused > p_noisy + 3, key
+
+
+@pytest.mark.skipif(not _interpreter_ok(), reason="needs Triton >= 3.8 (its CPU interpreter)")
+def test_interpreted_group_variances_match_definition():
+    """The kernels' 3-D noise variances (Haar tree over the block pairs) equal
+    ``sum_{i,j} H[l,i] H[l,j] cov_k(p_i - p_j)`` by brute force, for every group size of both
+    group lengths, overlapping, repeated and distant blocks; slots beyond the group are zero."""
+    env = {**os.environ, "TRITON_INTERPRET": "1", "OMP_NUM_THREADS": "1"}
+    run = subprocess.run(
+        [sys.executable, "-c", _INTERPRETED_VARIANCES], env=env, capture_output=True, text=True, timeout=600
+    )
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert json.loads(run.stdout.strip().splitlines()[-1])["worst"] < 1e-5
 
 
 def test_dispatch_switch(monkeypatch):

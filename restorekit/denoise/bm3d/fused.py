@@ -10,16 +10,18 @@ Per band of reference rows, three kernels run:
 2. ``_select``: the ``group`` closest blocks within the matching threshold, closest first, the
    reference block always first; ties go to the lower offset index (deterministic).
 3. ``_filter``: per group, the 2-D transform of the blocks (a matrix product), the Haar transform
-   along the group, the exact noise variance of every 3-D coefficient for the group's block positions
-   (overlapping blocks carry correlated noise, see :mod:`.core`), hard thresholding or the empirical
-   Wiener filter, the inverse transforms times the Kaiser window, and the aggregation.
+   along the group (rows in place order, :func:`.transforms.haar_matrix_in_place`), the exact noise
+   variance of every 3-D coefficient for the group's block positions (overlapping blocks carry
+   correlated noise, see :mod:`.core`; computed up the Haar tree from the covariance of each pair of
+   blocks once, ``m (m - 1) / 2`` outer products for a group of ``m``), hard thresholding or the
+   empirical Wiener filter, the inverse transforms times the Kaiser window, and the aggregation.
 
 Aggregation adds 64-bit fixed-point numbers with atomics, so the sums, hence the results, do not
 depend on the order in which the GPU runs the groups: repeated runs are bit-for-bit identical.
 
-Precision: the block transforms, the Haar transforms and the variance products use float16
-operands on the tensor cores with float32 sums (each rounding at most 2**-12 relative: values agree
-with the float32 torch path to about 1e-3 at worst); the distances use float16 copies of the guide,
+Precision: the block transforms and the Haar transforms use float16 operands on the tensor cores
+with float32 sums (each rounding at most 2**-12 relative: values agree with the float32 torch path to
+about 1e-3 at worst); the 3-D noise variances are float32 throughout; the distances use float16 copies of the guide,
 centred on its mean, with float32 norms; the selection ranks distances rounded to 11 mantissa bits.
 Near-tied candidates may therefore swap; on the full standard sets the PSNR matches the torch path
 within 0.01 dB (measured on an H100, ``bench/bench_bm3d.py``). Launch settings: :data:`CONFIG`
@@ -49,9 +51,7 @@ CONFIG = {
     "sel_warps": 4,
     "sel_seg": 32,
     "filt_warps": 2,
-    "var_prec": "tf32",
     "tr_prec": "tf32",
-    "var_f16": True,
     "tr_f16": True,
 }
 
@@ -147,7 +147,7 @@ def run_stage_fused(
         lambda: (transform_2d(params.transform, n1)[1] * kaiser_2d(n1, params.beta).reshape(-1, 1)).T.float().contiguous(),
     )
     window = device_constant(("f_win", n1, params.beta), dev, lambda: kaiser_2d(n1, params.beta).float()[None, None])
-    haar = device_constant(("f_haar", kg), dev, lambda: group_haar_table(kg).float().contiguous())
+    haar = device_constant(("f_haar_in_place", kg), dev, lambda: group_haar_table(kg, in_place=True).float().contiguous())
     rho = device_constant(
         ("f_rho", *tkey), dev, lambda: row_autocorrelations(transform_1d(params.transform, n1)).float().contiguous()
     )
@@ -199,7 +199,7 @@ def run_stage_fused(
         del dist
         kern["filter"][(nref, b)](
             z, basic_t, pos, lev, fwdt, synt, haar, rho, norms, sig2, vmean, num, wacc,
-            nref, h, w, hp, wp, shrink, C=c, KG=kg, WIENER=mode == "wiener", EXACT=exact and CONFIG.get("exact", True), ATOMIC=CONFIG.get("atomic", True), VPREC=CONFIG["var_prec"], TPREC=CONFIG["tr_prec"], V16=CONFIG["var_f16"], T16=CONFIG["tr_f16"], num_warps=CONFIG["filt_warps"],
+            nref, h, w, hp, wp, shrink, C=c, KG=kg, LOG_KG=kg.bit_length() - 1, WIENER=mode == "wiener", EXACT=exact and CONFIG.get("exact", True), ATOMIC=CONFIG.get("atomic", True), TPREC=CONFIG["tr_prec"], T16=CONFIG["tr_f16"], num_warps=CONFIG["filt_warps"],
         )
         if progress is not None:
             progress(bi + 1, nbands)

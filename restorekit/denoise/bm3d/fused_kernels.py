@@ -143,6 +143,55 @@ def _select(
     tl.store(LEV + row, lev, mask=rval)
 
 
+@triton.jit
+def _haar_group_variances(GPOS, m, unit, RHO, WP, KG: tl.constexpr, LOG_KG: tl.constexpr):
+    """Unit-white-noise variance ``[KG, 64]`` of every 3-D coefficient of a group of ``m`` (a power of
+    two) blocks at the flat positions ``GPOS[0:KG]``, for the group Haar transform in place order
+    (:func:`restorekit.denoise.bm3d.transforms.haar_matrix_in_place`); ``unit`` ``[KG, 64]`` holds
+    the 2-D coefficient variances in the slots ``< m`` and zeros beyond.
+
+    With ``C_ij`` the noise covariance of the 2-D coefficients of blocks ``i`` and ``j`` (zero unless
+    the blocks overlap), a dyadic interval ``I`` of slots with halves ``L`` and ``R`` has the detail
+    variance ``(A(L) + A(R) - 2 X(I)) / |I|``, where ``A(J) = sum_{i, j in J} C_ij`` and the cross
+    sum ``X(I) = sum_{i in L, j in R} C_ij``; and ``A(I) = A(L) + A(R) + 2 X(I)``. The scaling
+    coefficient has ``A([0, m)) / m``. Every pair of blocks is the cross pair of exactly one interval
+    (at level ``msb(i ^ j)``), so walking up the levels visits each pair once: ``m (m - 1) / 2``
+    covariances in all, no matrix products, float32 sums.
+    """
+    HALF: tl.constexpr = KG // 2
+    k = tl.arange(0, HALF)
+    u8 = tl.arange(0, 8)
+    i = tl.arange(0, KG)
+    area = unit  # A of the intervals of the current length, one row each
+    total = tl.sum(unit, 0)
+    out = tl.zeros([KG, 64], dtype=tl.float32)
+    for t in tl.static_range(LOG_KG):
+        seg: tl.constexpr = 1 << t  # half length of the intervals of this level
+        left = ((k >> t) << (t + 1)) | (k & (seg - 1))  # the slots of the left halves
+        pl = tl.load(GPOS + left)
+        yl = pl // WP
+        xl = pl % WP
+        cross = tl.zeros([HALF, 64], dtype=tl.float32)
+        for d in range(seg, tl.minimum(2 * seg, m)):  # partner slot left ^ d lies in the right half
+            pr = tl.load(GPOS + (left ^ d))
+            dy = yl - pr // WP
+            dx = xl - pr % WP
+            ovl = ((left ^ d) < m) & (dy < 8) & (dy > -8) & (dx < 8) & (dx > -8)
+            if tl.sum(ovl.to(tl.int32), 0) > 0:
+                ru = tl.load(RHO + (dy[:, None] + 7) * 8 + u8[None, :], mask=ovl[:, None], other=0.0)
+                rv = tl.load(RHO + (dx[:, None] + 7) * 8 + u8[None, :], mask=ovl[:, None], other=0.0)
+                cross += tl.reshape(ru[:, :, None] * rv[:, None, :], (HALF, 64))
+        x = tl.sum(tl.reshape(cross, (HALF // seg, seg, 64)), 1)  # X of each interval of length 2 seg
+        halves = tl.sum(tl.reshape(area, (HALF // seg, 2, 64)), 1)  # A(L) + A(R)
+        detail = (halves - 2.0 * x) * (0.5 / seg)
+        slot = (tl.arange(0, 2 * seg) == seg)[None, :, None]  # the detail's slot: start + seg
+        out += tl.reshape(tl.where(slot, detail[:, None, :], 0.0), (KG, 64))
+        area = halves + 2.0 * x
+        total += 2.0 * tl.sum(x, 0)  # pairs beyond the group contribute zeros
+    out = tl.where(i[:, None] == 0, (total / m.to(tl.float32))[None, :], out)
+    return tl.where((i < m)[:, None], out, 0.0)
+
+
 @triton.jit(do_not_specialize=["nref", "H", "W", "HP", "WP", "shrink"])
 def _filter(
     Z,  # [B, C, H, W] float32 noisy
@@ -151,7 +200,7 @@ def _filter(
     LEV,
     FWDT,  # [64, 64] float32: coef = block @ FWDT
     SYNT,  # [64, 64] float32: windowed pixels = coef @ SYNT
-    HAAR,  # [L, KG, KG] float32
+    HAAR,  # [L, KG, KG] float32 group Haar transforms of sizes 2**l, rows in place order
     RHO,  # [15, 8] float32 row autocorrelations of the 1-D transform
     NORMS,  # [64] float32 squared norms of the 2-D analysis functions
     SIG2,  # [B, C] float32 noise variances
@@ -166,11 +215,10 @@ def _filter(
     shrink,
     C: tl.constexpr,
     KG: tl.constexpr,
+    LOG_KG: tl.constexpr,
     WIENER: tl.constexpr,
     EXACT: tl.constexpr,
-    VPREC: tl.constexpr,
     TPREC: tl.constexpr,
-    V16: tl.constexpr,
     T16: tl.constexpr,
     ATOMIC: tl.constexpr,
 ):
@@ -186,21 +234,10 @@ def _filter(
     py = pos // WP
     px = pos % WP
     hm = tl.load(HAAR + lev * KG * KG + i[:, None] * KG + i[None, :])  # [l, i]
+    # noise variance of each 3-D coefficient (slot l, 2-D coefficient k), for unit white noise
     unit = tl.where(live[:, None], tl.load(NORMS + p)[None, :], 0.0)
     if EXACT:
-        u8 = tl.arange(0, 8)
-        # pairs i > j once, counted twice (the covariances are symmetric)
-        for j in range(0, m - 1):
-            pj = tl.load(POS + row * KG + j)
-            dy = py - pj // WP
-            dx = px - pj % WP
-            ovl = live & (i > j) & (dy < 8) & (dy > -8) & (dx < 8) & (dx > -8)
-            if tl.sum(ovl.to(tl.int32), 0) > 0:
-                ru = tl.load(RHO + (dy[:, None] + 7) * 8 + u8[None, :], mask=ovl[:, None], other=0.0)
-                rv = tl.load(RHO + (dx[:, None] + 7) * 8 + u8[None, :], mask=ovl[:, None], other=0.0)
-                cov = tl.reshape(ru[:, :, None] * rv[:, None, :], (KG, 64))  # [i, k]: cov of slots i, j
-                hcol = tl.load(HAAR + lev * KG * KG + i * KG + j)  # H[l, j]
-                unit += (2.0 * hcol)[:, None] * _mm(hm, cov, V16, VPREC)
+        unit = _haar_group_variances(POS + row * KG, m, unit, RHO, WP, KG, LOG_KG)
     pix = (py[:, None] + p[None, :] // 8) * W + px[:, None] + p[None, :] % 8
     fwdt = tl.load(FWDT + p[:, None] * 64 + p[None, :])
     synt = tl.load(SYNT + p[:, None] * 64 + p[None, :])

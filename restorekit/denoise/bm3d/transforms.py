@@ -126,15 +126,34 @@ def transform_2d(name: str, n: int) -> tuple[torch.Tensor, torch.Tensor]:
     return fwd, inv
 
 
-def group_haar_table(max_size: int) -> torch.Tensor:
+def haar_matrix_in_place(n: int) -> torch.Tensor:
+    """The orthonormal Haar transform of :func:`haar_matrix` with its rows in place order: row 0 is
+    the scaling function; row ``p > 0`` is the detail (+ on the first half, - on the second) of the
+    dyadic interval of length ``2**(t+1)`` that starts at ``p - 2**t``, ``t`` being the number of
+    trailing zero bits of ``p``. (The order an in-place lifting implementation leaves the
+    coefficients in; the fused GPU kernels compute the group noise variances in it.)"""
+    if n < 1 or n & (n - 1):
+        raise ValueError(f"Haar length must be a power of two, got {n}")
+    h = torch.zeros(n, n, dtype=torch.float64)
+    h[0] = 1.0 / math.sqrt(n)
+    for p in range(1, n):
+        half = p & -p
+        start = p - half
+        h[p, start : start + half] = 1.0 / math.sqrt(2 * half)
+        h[p, start + half : start + 2 * half] = -1.0 / math.sqrt(2 * half)
+    return h
+
+
+def group_haar_table(max_size: int, in_place: bool = False) -> torch.Tensor:
     """``[L, max_size, max_size]`` (L = log2(max_size) + 1): entry ``l`` holds the orthonormal
-    Haar matrix of length ``2**l`` in its top-left corner and zeros elsewhere, so that one batched
+    Haar matrix of length ``2**l`` (rows coarse to fine, or in place order with ``in_place``, see
+    :func:`haar_matrix_in_place`) in its top-left corner and zeros elsewhere, so that one batched
     matrix product transforms groups of different (power-of-two) sizes."""
     levels = int(math.log2(max_size)) + 1
     table = torch.zeros(levels, max_size, max_size, dtype=torch.float64)
     for lvl in range(levels):
         m = 2**lvl
-        table[lvl, :m, :m] = haar_matrix(m)
+        table[lvl, :m, :m] = haar_matrix_in_place(m) if in_place else haar_matrix(m)
     return table
 
 
