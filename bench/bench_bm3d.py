@@ -180,6 +180,18 @@ def _ports() -> dict:
     return ports
 
 
+def _as_nchw(y, channels: int) -> torch.Tensor:
+    """A port's output (torch [N,C,H,W], or a CuPy/NumPy [H,W] / [H,W,C] array) as a float tensor [1,C,H,W]."""
+    if not isinstance(y, torch.Tensor):
+        y = torch.from_dlpack(y) if hasattr(y, "__dlpack__") else torch.from_numpy(np.asarray(y))
+    y = y.float()
+    if y.dim() == 2:
+        y = y[None, None]
+    elif y.dim() == 3:
+        y = y.permute(2, 0, 1)[None]
+    return y.reshape(1, channels, *y.shape[-2:])
+
+
 def speed(args: argparse.Namespace, device: torch.device) -> None:
     cases = [("gray 512x512", 1, 512, 512), ("RGB 1920x1080", 3, 1080, 1920)]
     if device.type == "cpu" and not args.full:
@@ -211,7 +223,8 @@ def speed(args: argparse.Namespace, device: torch.device) -> None:
         for name, fn in ports.items():
             try:
                 t = _time(lambda fn=fn, z=z: fn(z, 25 / 255), device, args.repeat)
-                print(f"  {name:9} {label:14}           : {t * 1000:9.1f} ms", flush=True)
+                y = _as_nchw(fn(z, 25 / 255), c).clamp(0, 1).cpu()
+                print(f"  {name:9} {label:14}           : {t * 1000:9.1f} ms, PSNR {support.psnr(y, clean):.2f} dB", flush=True)
             except Exception as e:  # noqa: BLE001 - report the port's failure, keep going
                 print(f"  {name:9} {label:14} failed: {type(e).__name__}: {str(e)[:120]}")
         if args.reference_speed and c == 1:

@@ -166,13 +166,14 @@ def _haar_group_variances(GPOS, m, unit, RHO, WP, KG: tl.constexpr, LOG_KG: tl.c
     total = tl.sum(unit, 0)
     out = tl.zeros([KG, 64], dtype=tl.float32)
     for t in tl.static_range(LOG_KG):
-        seg: tl.constexpr = 1 << t  # half length of the intervals of this level
-        left = ((k >> t) << (t + 1)) | (k & (seg - 1))  # the slots of the left halves
+        # (1 << t): half the length of this level's intervals (kept inline: a named constexpr could not
+        # be re-bound in the next unrolled iteration)
+        left = ((k >> t) << (t + 1)) | (k & ((1 << t) - 1))  # the slots of the left halves
         pl = tl.load(GPOS + left)
         yl = pl // WP
         xl = pl % WP
         cross = tl.zeros([HALF, 64], dtype=tl.float32)
-        for d in range(seg, tl.minimum(2 * seg, m)):  # partner slot left ^ d lies in the right half
+        for d in range(1 << t, tl.minimum(2 << t, m)):  # partner slot left ^ d lies in the right half
             pr = tl.load(GPOS + (left ^ d))
             dy = yl - pr // WP
             dx = xl - pr % WP
@@ -181,10 +182,10 @@ def _haar_group_variances(GPOS, m, unit, RHO, WP, KG: tl.constexpr, LOG_KG: tl.c
                 ru = tl.load(RHO + (dy[:, None] + 7) * 8 + u8[None, :], mask=ovl[:, None], other=0.0)
                 rv = tl.load(RHO + (dx[:, None] + 7) * 8 + u8[None, :], mask=ovl[:, None], other=0.0)
                 cross += tl.reshape(ru[:, :, None] * rv[:, None, :], (HALF, 64))
-        x = tl.sum(tl.reshape(cross, (HALF // seg, seg, 64)), 1)  # X of each interval of length 2 seg
-        halves = tl.sum(tl.reshape(area, (HALF // seg, 2, 64)), 1)  # A(L) + A(R)
-        detail = (halves - 2.0 * x) * (0.5 / seg)
-        slot = (tl.arange(0, 2 * seg) == seg)[None, :, None]  # the detail's slot: start + seg
+        x = tl.sum(tl.reshape(cross, (HALF >> t, 1 << t, 64)), 1)  # X of each interval of length 2 << t
+        halves = tl.sum(tl.reshape(area, (HALF >> t, 2, 64)), 1)  # A(L) + A(R)
+        detail = (halves - 2.0 * x) * (0.5 / (1 << t))
+        slot = (tl.arange(0, 2 << t) == (1 << t))[None, :, None]  # the detail's slot: start + (1 << t)
         out += tl.reshape(tl.where(slot, detail[:, None, :], 0.0), (KG, 64))
         area = halves + 2.0 * x
         total += 2.0 * tl.sum(x, 0)  # pairs beyond the group contribute zeros
