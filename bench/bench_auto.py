@@ -28,28 +28,18 @@ are noisy.
 from __future__ import annotations
 
 import argparse
-import sys
 import time
 from collections import Counter
-from pathlib import Path
 
+import common
 import cv2
 import numpy as np
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
-
-import support  # noqa: E402
-
-from restorekit.denoise.auto import auto_denoise  # noqa: E402
-from restorekit.denoise.autotune import _apply, autotune_denoiser  # noqa: E402
-from restorekit.denoise.nlm import nlm_denoise  # noqa: E402
-from restorekit.sharpen.unsharp import gaussian_blur  # noqa: E402
-
-
-def _sync(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
+from restorekit.denoise.auto import auto_denoise
+from restorekit.denoise.autotune import _apply, autotune_denoiser
+from restorekit.denoise.nlm import nlm_denoise
+from restorekit.sharpen.unsharp import gaussian_blur
 
 
 def _jpeg(x: torch.Tensor, quality: int) -> torch.Tensor:
@@ -77,35 +67,30 @@ def bench_autotune(images, sigmas, methods, device, wrong_sigma, criterion, seed
     print(header)
     for set_name, clean_list in images.items():
         for sigma in sigmas:
-            noisy_list = [
-                support.add_noise(c, sigma, seed=seed0 + 100 * sigma + i).clamp(0, 1) for i, c in enumerate(clean_list)
-            ]
+            noisy_list = common.noisy_images(clean_list, sigma, clip=True, seed0=seed0 + 100 * sigma)
             for method in methods:
                 d_psnr, t_psnr, o_psnr, s_psnr, strengths = [], [], [], [], []
                 t_tuned = t_default = t_skim = 0.0
                 for clean, noisy in zip(clean_list, noisy_list, strict=True):
                     y = noisy.to(device)
                     given = sigma / 255 * wrong_sigma if wrong_sigma else None
-                    _sync(device)
-                    t = time.perf_counter()
-                    res = autotune_denoiser(y, method=method, density="normal", sigma=given, criterion=criterion)
-                    _sync(device)
-                    t_tuned += time.perf_counter() - t
-                    t_psnr.append(support.psnr(res.image.cpu(), clean))
+                    (_, res), dt = common.timed(
+                        autotune_denoiser, y, method=method, density="normal", sigma=given, criterion=criterion,
+                        return_info=True, device=device,
+                    )
+                    t_tuned += dt
+                    t_psnr.append(common.psnr(res.image.cpu(), clean))
                     key = "strength" if method == "nlm" else "sigma_scale"
                     strengths.append(res.params[0][key])
                     best = -1.0
                     default = None
                     for p, _ in res.table[0]:
-                        _sync(device)
-                        t = time.perf_counter()
-                        out = _apply(method, y, res.sigma, [p])
-                        _sync(device)
+                        out, dt = common.timed(_apply, method, y, res.sigma, [p], device=device)
                         is_default = p[key] == 1.0 and p.get("method", "sure") == "sure"
-                        score = support.psnr(out.cpu(), clean)
+                        score = common.psnr(out.cpu(), clean)
                         if is_default and default is None:
                             default = score
-                            t_default += time.perf_counter() - t
+                            t_default += dt
                         best = max(best, score)
                     d_psnr.append(default)
                     o_psnr.append(best)
@@ -115,7 +100,7 @@ def bench_autotune(images, sigmas, methods, device, wrong_sigma, criterion, seed
                             scales = [s * wrong_sigma * sigma / 255 / max(res.sigma[0], 1e-6) for s in scales]
                         out, dt = _skimage_calibrated(noisy, scales)
                         t_skim += dt
-                        s_psnr.append(support.psnr(torch.from_numpy(out).float()[None, None], clean))
+                        s_psnr.append(common.psnr(torch.from_numpy(out).float()[None, None], clean))
                 skim = f"{np.mean(s_psnr):8.2f}" if s_psnr else f"{'-':>8s}"
                 tsk = f"{t_skim:7.2f}" if s_psnr else f"{'-':>7s}"
                 print(
@@ -153,21 +138,13 @@ def bench_auto(images, sigmas, prefer, device) -> None:
             cases["jpeg20"] = _jpeg(clean, 20)
             for name, y in cases.items():
                 yd = y.to(device)
-                _sync(device)
-                t = time.perf_counter()
-                out, choices = auto_denoise(yd, prefer=prefer)
-                _sync(device)
-                dt = time.perf_counter() - t
+                (out, choices), dt = common.timed(auto_denoise, yd, prefer=prefer, return_info=True, device=device)
                 ch = choices[0]
-                _sync(device)
-                t = time.perf_counter()
-                base = nlm_denoise(yd)
-                _sync(device)
-                dt_base = time.perf_counter() - t
+                base, dt_base = common.timed(nlm_denoise, yd, device=device)
                 label = ch.method + ("+vst" if ch.vst else "") + ("+psd" if ch.psd else "")
                 rows.setdefault(name, []).append(
-                    (ch.analysis.kind, label, support.psnr(y, clean), support.psnr(out.cpu(), clean), dt,
-                     support.psnr(base.cpu(), clean), dt_base)
+                    (ch.analysis.kind, label, common.psnr(y, clean), common.psnr(out.cpu(), clean), dt,
+                     common.psnr(base.cpu(), clean), dt_base)
                 )
         for name, r in rows.items():
             kinds = ",".join(f"{k}:{v}" for k, v in Counter(x[0] for x in r).items())
@@ -182,7 +159,7 @@ def bench_auto(images, sigmas, prefer, device) -> None:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--device", default="cpu", choices=("cpu", "cuda"))
+    common.add_device_argument(ap)
     ap.add_argument("--full", action="store_true", help="Set12 + BSD68, all images (slow on CPU)")
     ap.add_argument("--sigmas", type=int, nargs="+", default=[15, 25, 50])
     ap.add_argument("--methods", default="wavelet,nlm", help="comma-separated: wavelet, nlm, bm3d")
@@ -191,15 +168,15 @@ def main() -> None:
     ap.add_argument("--criterion", default="auto", choices=("auto", "noise2self", "sure"))
     ap.add_argument("--skip-tune", action="store_true")
     ap.add_argument("--skip-auto", action="store_true")
-    ap.add_argument("--threads", type=int, default=1)
+    common.add_threads_argument(ap, default=1)
     args = ap.parse_args()
-    torch.set_num_threads(args.threads)
-    device = torch.device(args.device)
+    common.set_threads(args.threads)
+    device = common.get_device(args.device)
     if args.full:
-        images = {"Set12": support.load_set("Set12", gray=True), "BSD68": support.load_set("BSD68", gray=True)}
+        images = {"Set12": common.load_set("Set12", gray=True), "BSD68": common.load_set("BSD68", gray=True)}
     else:
-        images = {"Set12": support.load_set("Set12", ["01", "02", "03", "04"], gray=True)}
-    warm = support.add_noise(images["Set12"][0][..., :64, :64], 25).clamp(0, 1).to(device)
+        images = {"Set12": common.load_set("Set12", ["01", "02", "03", "04"], gray=True)}
+    warm = common.add_noise(images["Set12"][0][..., :64, :64], 25).clamp(0, 1).to(device)
     autotune_denoiser(warm, density="coarse")
     auto_denoise(warm, prefer=args.prefer)
     if not args.skip_tune:
@@ -209,4 +186,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    common.run(main)

@@ -1,7 +1,7 @@
 """Benchmark: our torch BM3D / CBM3D against the reference ``bm3d`` package (CPU), same noisy images.
 
 Noise protocol of the reference literature: white Gaussian noise of std sigma/255 added to the
-clean 8-bit image, *not* clipped, fixed seeds (``support.add_noise(x, sigma, seed=index)``). Gray sets
+clean 8-bit image, *not* clipped, fixed seeds (``common.add_noise(x, sigma, seed=index)``). Gray sets
 are converted to luma; CBSD68 is denoised as colour (CBM3D, opponent colour space) by both.
 
 Quality mode (default) prints, per set and sigma: mean PSNR ours / reference / difference (image by
@@ -13,30 +13,37 @@ installed GPU port (``bm3d_triton``, ``bm3d_cupy``; never a dependency).
     python bench/bench_bm3d.py --sets Set12 BSD68 CBSD68 --sigmas 15 25 50 --device cuda --full
     python bench/bench_bm3d.py --speed --device cuda
     python bench/bench_bm3d.py --no-reference --full --device cuda   # ours only (fast)
+    python bench/bench_bm3d.py --speed --device cuda --backends fused torch    # time both, max|diff|
+    python bench/bench_bm3d.py --speed --device cuda --profiler                # torch.profiler tables
+
+``--backends`` passes ``backend=`` to :func:`bm3d_denoise` ("auto", "torch", "fused", "reference"):
+quality mode uses the first, speed mode times each and prints its max |difference| to the first.
+Without it the keyword is not passed (the library's default). ``--profiler`` (with ``--speed``)
+adds, per case and stage, a torch.profiler table of one call: where its time goes, by device
+(CUDA) time and by CPU time, ``--profiler-rows`` rows each.
 """
 
 from __future__ import annotations
 
 import argparse
+import inspect
 import sys
 import time
-from pathlib import Path
 
+import common
 import numpy as np
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
-
-import support  # noqa: E402
-
-from restorekit.denoise.bm3d import bm3d_denoise  # noqa: E402
+from restorekit.denoise.bm3d import bm3d_denoise
+from restorekit.errors import DatasetNotFoundError
 
 COLOUR_SETS = ("CBSD68", "Set3C", "Set5", "Set14")
+BACKENDS = ("auto", "torch", "fused", "reference")
 
 
-def _sync(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
+def _backend_kw(backend: str | None) -> dict:
+    """``{"backend": backend}``, or nothing for None (the library's default)."""
+    return {} if backend is None else {"backend": backend}
 
 
 def _reference(z: torch.Tensor, sigma: float, profile: str) -> np.ndarray:
@@ -48,13 +55,12 @@ def _reference(z: torch.Tensor, sigma: float, profile: str) -> np.ndarray:
     return bm3d.bm3d(arr[:, :, 0], sigma, profile=profile)
 
 
-def _ours(z: torch.Tensor, sigma: float, profile: str, device: torch.device) -> tuple[torch.Tensor, float]:
+def _ours(
+    z: torch.Tensor, sigma: float, profile: str, device: torch.device, backend: str | None = None
+) -> tuple[torch.Tensor, float]:
     zd = z.to(device)
-    _sync(device)
-    t = time.perf_counter()
-    y = bm3d_denoise(zd, sigma=sigma, profile=profile)
-    _sync(device)
-    return y.cpu(), time.perf_counter() - t
+    y, t = common.timed(lambda: bm3d_denoise(zd, sigma=sigma, profile=profile, **_backend_kw(backend)), device=device)
+    return y.cpu(), t
 
 
 def _reference_timed(job: tuple) -> tuple[np.ndarray, float]:
@@ -73,8 +79,10 @@ def quality(args: argparse.Namespace, device: torch.device) -> None:
         except ImportError:
             print("reference package `bm3d` not installed: ours only")
             have_ref = False
+    backend = args.backends[0] if args.backends else None
     print(
-        f"device {device}; profile {args.profile}; {'full sets' if args.full else 'quick subset'}"
+        f"device {device}; profile {args.profile}; backend {backend or 'default'}; "
+        f"{'full sets' if args.full else 'quick subset'}"
         f"{'' if args.full or not args.crop else f', {args.crop}x{args.crop} crops'}"
     )
     header = (
@@ -85,30 +93,28 @@ def quality(args: argparse.Namespace, device: torch.device) -> None:
     warm = False
     for set_name in args.sets:
         colour = set_name in COLOUR_SETS
-        paths = support.image_paths(set_name)
+        paths = common.image_paths(set_name)
         if not args.full:
             paths = paths[: args.limit]
-        images = [support.load(p, gray=not colour) for p in paths]
+        images = [common.load_image(p, gray=not colour) for p in paths]
         if not args.full and args.crop:
             images = [x[:, :, : args.crop, : args.crop] for x in images]
         for sigma255 in args.sigmas:
             ours_db, ref_db, t_ours, t_ref = [], [], [], []
             pre = None
+            noisy = common.noisy_images(images, sigma255, clip=False)
             if have_ref and args.jobs > 1:  # the reference for the whole set at once, in worker processes
                 import multiprocessing
 
-                jobs = [
-                    (support.add_noise(x, sigma255, seed=i), sigma255 / 255, args.profile) for i, x in enumerate(images)
-                ]
+                jobs = [(z, sigma255 / 255, args.profile) for z in noisy]
                 with multiprocessing.get_context("spawn").Pool(args.jobs) as pool:
                     pre = pool.map(_reference_timed, jobs)
-            for i, x in enumerate(images):
-                z = support.add_noise(x, sigma255, seed=i)
+            for i, (x, z) in enumerate(zip(images, noisy, strict=True)):
                 if not warm:
-                    _ours(z, sigma255 / 255, args.profile, device)
+                    _ours(z, sigma255 / 255, args.profile, device, backend)
                     warm = True
-                y, t = _ours(z, sigma255 / 255, args.profile, device)
-                ours_db.append(support.psnr(y, x))
+                y, t = _ours(z, sigma255 / 255, args.profile, device, backend)
+                ours_db.append(common.psnr(y, x))
                 t_ours.append(t)
                 if have_ref:
                     if pre is not None:
@@ -120,7 +126,7 @@ def quality(args: argparse.Namespace, device: torch.device) -> None:
                     t_ref.append(tr_i)
                     rt = torch.from_numpy(np.ascontiguousarray(r)).float()
                     rt = rt[None, None] if rt.dim() == 2 else rt.permute(2, 0, 1)[None]
-                    ref_db.append(support.psnr(rt, x))
+                    ref_db.append(common.psnr(rt, x))
                 if args.verbose:
                     extra = f" ref {ref_db[-1]:.2f}" if have_ref else ""
                     print(f"   {paths[i].stem}: ours {ours_db[-1]:.2f}{extra}", flush=True)
@@ -140,19 +146,6 @@ def quality(args: argparse.Namespace, device: torch.device) -> None:
                     f"{to:8.3f} {'-':>8} {'-':>7}",
                     flush=True,
                 )
-
-
-def _time(fn, device: torch.device, repeat: int) -> float:
-    fn()
-    _sync(device)
-    times = []
-    for _ in range(repeat):
-        _sync(device)
-        t = time.perf_counter()
-        fn()
-        _sync(device)
-        times.append(time.perf_counter() - t)
-    return float(np.median(times))
 
 
 def _ports() -> dict:
@@ -192,71 +185,107 @@ def _as_nchw(y, channels: int) -> torch.Tensor:
     return y.reshape(1, channels, *y.shape[-2:])
 
 
+def _profile(fn, device: torch.device, rows: int) -> None:
+    """torch.profiler tables of one call of ``fn`` (after it has been warmed up): by device time, by CPU time."""
+    from torch.profiler import ProfilerActivity, profile
+
+    activities = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if device.type == "cuda" else [])
+    with profile(activities=activities) as prof:
+        fn()
+        common.sync(device)
+    table = prof.key_averages()
+    if device.type == "cuda":
+        print("    by device (CUDA) time")
+        print(table.table(sort_by="device_time_total", row_limit=rows, max_name_column_width=50))
+    print("    by CPU time")
+    print(table.table(sort_by="self_cpu_time_total", row_limit=rows, max_name_column_width=50))
+
+
+def _speed_image(c: int, h: int, w: int) -> torch.Tensor:
+    """A Set12 (gray) / CBSD68 (RGB) image tiled to ``h x w``; a smooth synthetic image when the sets are missing."""
+    try:
+        x = common.load_image(common.image_paths("Set12" if c == 1 else "CBSD68")[0], gray=c == 1)
+    except DatasetNotFoundError:
+        return common.smooth_random(1, c, h, w, seed=0)
+    reps = (h + x.shape[-2] - 1) // x.shape[-2], (w + x.shape[-1] - 1) // x.shape[-1]
+    return x.repeat(1, 1, *reps)[:, :, :h, :w].contiguous()
+
+
 def speed(args: argparse.Namespace, device: torch.device) -> None:
     cases = [("gray 512x512", 1, 512, 512), ("RGB 1920x1080", 3, 1080, 1920)]
     if device.type == "cpu" and not args.full:
         cases = cases[:1]  # 1080p colour takes minutes on a CPU: only with --full
+    if args.size:
+        h, w = args.size
+        cases = [(f"{'gray' if c == 1 else 'RGB'} {w}x{h}", c, h, w) for _, c, _, _ in cases]
     ports = _ports() if device.type == "cuda" and not args.no_ports else {}
+    backends = args.backends or [None]
     print(
-        f"device {device} ({torch.cuda.get_device_name(device) if device.type == 'cuda' else 'cpu'}); "
-        f"profile {args.profile}; sigma 25; median of {args.repeat}"
+        f"device {device} ({common.device_name(device)}); profile {args.profile}; sigma 25; median of {args.repeat}"
     )
     for label, c, h, w in cases:
-        clean = support.smooth_random(1, c, h, w, seed=0)
-        try:
-            x = support.load(support.image_paths("Set12" if c == 1 else "CBSD68")[0], gray=c == 1)
-            if x.shape[-2] >= 256:
-                reps = (h + x.shape[-2] - 1) // x.shape[-2], (w + x.shape[-1] - 1) // x.shape[-1]
-                clean = x.repeat(1, 1, *reps)[:, :, :h, :w]
-        except Exception:  # noqa: BLE001 - datasets missing: synthetic image
-            pass
-        z = support.add_noise(clean, 25, seed=0).to(device)
-        for stage in ("hard", "all"):
-            t = _time(
-                lambda z=z, stage=stage: bm3d_denoise(z, sigma=25 / 255, profile=args.profile, stage=stage),
-                device,
-                args.repeat,
-            )
-            print(f"  ours      {label:14} stage={stage:4}: {t * 1000:9.1f} ms", flush=True)
-        psnr = support.psnr(bm3d_denoise(z, sigma=25 / 255, profile=args.profile).cpu(), clean)
-        print(f"  ours      {label:14} PSNR {psnr:.2f} dB")
+        clean = _speed_image(c, h, w)
+        z = common.add_noise(clean, 25, seed=0).to(device)
+        first = None
+        for backend in backends:
+            kw = {"sigma": 25 / 255, "profile": args.profile, **_backend_kw(backend)}
+            name = f"ours {backend}" if backend else "ours"
+            for stage in ("hard", "all"):
+                t = common.time_repeats(lambda z=z, stage=stage, kw=kw: bm3d_denoise(z, stage=stage, **kw), device,
+                                        args.repeat)
+                print(f"  {name:14} {label:14} stage={stage:4}: {t.median_ms:9.1f} ms", flush=True)
+                if args.profiler:
+                    _profile(lambda z=z, stage=stage, kw=kw: bm3d_denoise(z, stage=stage, **kw), device,
+                             args.profiler_rows)
+            y = bm3d_denoise(z, **kw).cpu()
+            diff = "" if first is None else f", max|d| to {backends[0]} {float((y - first).abs().max()):.1e}"
+            first = y if first is None else first
+            print(f"  {name:14} {label:14} PSNR {common.psnr(y, clean):.2f} dB{diff}")
         for name, fn in ports.items():
             try:
-                t = _time(lambda fn=fn, z=z: fn(z, 25 / 255), device, args.repeat)
+                t = common.time_repeats(lambda fn=fn, z=z: fn(z, 25 / 255), device, args.repeat)
                 y = _as_nchw(fn(z, 25 / 255), c).clamp(0, 1).cpu()
-                print(f"  {name:9} {label:14}           : {t * 1000:9.1f} ms, PSNR {support.psnr(y, clean):.2f} dB", flush=True)
+                print(
+                    f"  {name:14} {label:14}           : {t.median_ms:9.1f} ms, PSNR {common.psnr(y, clean):.2f} dB",
+                    flush=True,
+                )
             except Exception as e:  # noqa: BLE001 - report the port's failure, keep going
-                print(f"  {name:9} {label:14} failed: {type(e).__name__}: {str(e)[:120]}")
+                print(f"  {name:14} {label:14} failed: {type(e).__name__}: {str(e)[:120]}")
         if args.reference_speed and c == 1:
-            t0 = time.perf_counter()
-            _reference(z.cpu(), 25 / 255, args.profile)
-            print(f"  reference {label:14} (CPU)      : {(time.perf_counter() - t0) * 1000:9.1f} ms")
+            _, t = common.timed(_reference, z.cpu(), 25 / 255, args.profile)
+            print(f"  {'reference':14} {label:14} (CPU)      : {t * 1000:9.1f} ms")
 
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--sets", nargs="+", default=["Set12", "CBSD68"])
     p.add_argument("--sigmas", nargs="+", type=float, default=[25.0])
-    p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    common.add_device_argument(p, default="auto")
     p.add_argument("--full", action="store_true", help="whole sets at full size")
     p.add_argument("--limit", type=int, default=3, help="images per set in quick mode")
     p.add_argument("--crop", type=int, default=256, help="crop side in quick mode (0 = full image)")
-    p.add_argument("--profile", default="np")
+    p.add_argument("--profile", default="np", help="BM3D profile (parameter set), e.g. np, refilter")
+    p.add_argument("--backends", nargs="+", choices=BACKENDS, default=None,
+                   help="bm3d_denoise backend= values (quality: the first; speed: each); default: not passed")
     p.add_argument("--no-reference", action="store_true", help="skip the (slow, CPU) reference package")
     p.add_argument("--speed", action="store_true", help="time gray 512x512 and 1080p RGB instead")
+    p.add_argument("--size", type=int, nargs=2, metavar=("H", "W"), help="with --speed: this size for every case")
     p.add_argument("--repeat", type=int, default=5)
+    p.add_argument("--profiler", action="store_true", help="with --speed: torch.profiler tables of one call")
+    p.add_argument("--profiler-rows", type=int, default=30, help="rows per profiler table")
     p.add_argument("--reference-speed", action="store_true", help="with --speed: also time the reference (gray)")
-    p.add_argument("--threads", type=int, default=0, help="torch CPU threads (0 = default)")
+    common.add_threads_argument(p)
     p.add_argument("--verbose", action="store_true")
     p.add_argument("--no-ports", action="store_true", help="with --speed: skip the third-party GPU ports")
     p.add_argument("--jobs", type=int, default=1, help="worker processes for the reference (times stay per image)")
     args = p.parse_args()
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    device = torch.device(args.device)
+    if args.backends and "backend" not in inspect.signature(bm3d_denoise).parameters:
+        sys.exit("--backends: this restorekit's bm3d_denoise has no backend= keyword")
+    common.set_threads(args.threads)
+    device = common.get_device(args.device)
     with torch.inference_mode():
         speed(args, device) if args.speed else quality(args, device)
 
 
 if __name__ == "__main__":
-    main()
+    common.run(main)

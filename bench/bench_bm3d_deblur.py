@@ -1,6 +1,6 @@
 """Benchmark: BM3D Deblur (ours) against Richardson–Lucy, Wiener and the reference-backend BM3D deblur.
 
-Protocol (as tests/support.blur_and_noise): each gray Set12 image is blurred by a Levin et al. (2009)
+Protocol (restorekit.datasets.blur_and_noise, as in the tests): each gray Set12 image is blurred by a Levin et al. (2009)
 kernel with ``scipy.ndimage.convolve(mode="reflect")`` (non-circular), white Gaussian noise of
 sigma 2.55/255 (``--sigmas 2.55 7.65`` for more; seed = 100 * image + kernel) is added and the result
 clipped to [0, 1]. PSNR on the full frame, 8-bit quantised. Every method runs with its automatic
@@ -26,55 +26,40 @@ x all 8 kernels. Times are per image, warmed up, synchronised on CUDA; ratio = t
 from __future__ import annotations
 
 import argparse
-import sys
-import time
-from pathlib import Path
 
+import common
 import numpy as np
-import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
-
-import support  # noqa: E402
-
-from restorekit.deblur.bm3d_deblur import bm3d_deblur  # noqa: E402
-from restorekit.deblur.psf import PSF  # noqa: E402
-from restorekit.deblur.richardson_lucy import richardson_lucy  # noqa: E402
-from restorekit.deblur.wiener import wiener_deconvolution  # noqa: E402
-from restorekit.denoise.bm3d_reference import reference_available  # noqa: E402
+from restorekit.deblur.bm3d_deblur import bm3d_deblur
+from restorekit.deblur.psf import PSF
+from restorekit.deblur.richardson_lucy import richardson_lucy
+from restorekit.deblur.wiener import wiener_deconvolution
 
 QUICK_IMAGES = ["01", "05", "07"]
 QUICK_KERNELS = [0, 3]
 
 
-def timed(fn, y: torch.Tensor, psf: PSF, device: str) -> tuple[torch.Tensor, float]:
-    if device == "cuda":
-        torch.cuda.synchronize()
-    start = time.perf_counter()
-    out = fn(y, psf)
-    if device == "cuda":
-        torch.cuda.synchronize()
-    return out, time.perf_counter() - start
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--device", default="cpu", choices=("cpu", "cuda"))
+    common.add_device_argument(parser)
     parser.add_argument("--full", action="store_true", help="all Set12 images x all 8 Levin kernels")
     parser.add_argument("--sigmas", type=float, nargs="+", default=[2.55], help="noise sigmas, 0-255 units")
     parser.add_argument("--no-reference", action="store_true", help="skip the reference-backend BM3D deblur")
     parser.add_argument("--profile", default="np", help="BM3D profile for both backends")
-    parser.add_argument("--threads", type=int, default=0, help="torch CPU threads (0 = torch default)")
+    parser.add_argument("--images", nargs="+", help="Set12 stems to use instead (e.g. 01 05)")
+    parser.add_argument("--kernels", type=int, nargs="+", help="Levin kernel indices 0-7 to use instead")
+    parser.add_argument("--crop", type=int, default=0, help="top-left crop side of every image (0 = whole image)")
+    common.add_threads_argument(parser)
     args = parser.parse_args()
-    if args.threads:
-        torch.set_num_threads(args.threads)
+    common.set_threads(args.threads)
+    dev = common.get_device(args.device).type
 
-    names = None if args.full else QUICK_IMAGES
-    paths = [p for p in support.image_paths("Set12") if names is None or p.stem in names]
-    kernels = support.levin_kernels()
-    kernel_ids = list(range(len(kernels))) if args.full else QUICK_KERNELS
-    use_ref = not args.no_reference and reference_available()
-    dev = args.device
+    names = args.images or (None if args.full else QUICK_IMAGES)
+    paths = [p for p in common.image_paths("Set12") if names is None or p.stem in names]
+    kernels = common.levin_kernels()
+    kernel_ids = args.kernels or (list(range(len(kernels))) if args.full else QUICK_KERNELS)
+    # the reference backend needs the optional `bm3d` package (and its `bm4d` engine)
+    use_ref = not args.no_reference and common.have_modules("bm3d", "bm4d")
 
     methods = {
         "BM3D": lambda y, psf: bm3d_deblur(y, psf, profile=args.profile),
@@ -85,15 +70,13 @@ def main() -> None:
         methods["BM3D-ref"] = lambda y, psf: bm3d_deblur(y.cpu(), psf, profile=args.profile, backend="reference")
 
     # warm-up (CUDA context, kernels, FFT plans)
-    warm = support.load(paths[0], gray=True)[..., :64, :64].to(dev)
+    warm = common.load_image(paths[0], gray=True)[..., :64, :64].to(dev)
     wpsf = PSF.from_array(kernels[kernel_ids[0]])
     for name in ("BM3D", "RL", "Wiener"):
         methods[name](warm, wpsf)
 
     cols = list(methods)
-    print(
-        f"device {dev}" + (f" ({torch.cuda.get_device_name()})" if dev == "cuda" else "") + f", profile {args.profile}"
-    )
+    print(f"device {dev} ({common.device_name(dev)}), profile {args.profile}")
     header = f"{'image':<8}{'kernel':>7}{'sigma':>7}" + "".join(f"{c:>10}" for c in cols)
     header += "".join(f"{'t ' + c:>12}" for c in cols) + (f"{'ratio':>8}" if use_ref else "")
     for sigma in args.sigmas:
@@ -102,15 +85,17 @@ def main() -> None:
         scores = {c: [] for c in cols}
         times = {c: [] for c in cols}
         for ip, path in enumerate(paths):
-            clean = support.load(path, gray=True)
+            clean = common.load_image(path, gray=True)
+            if args.crop:
+                clean = clean[..., : args.crop, : args.crop]
             for k in kernel_ids:
                 psf = PSF.from_array(kernels[k])
                 seed = 100 * ip + k
-                y = support.blur_and_noise(clean, kernels[k], seed=seed, sigma255=sigma).to(dev)
+                y = common.blur_and_noise(clean, kernels[k], seed=seed, sigma255=sigma).to(dev)
                 row_p, row_t = [], []
                 for c in cols:
-                    out, t = timed(methods[c], y, psf, "cpu" if c == "BM3D-ref" else dev)
-                    p = support.psnr(out, clean)
+                    out, t = common.timed(methods[c], y, psf, device="cpu" if c == "BM3D-ref" else dev)
+                    p = common.psnr(out, clean)
                     scores[c].append(p)
                     times[c].append(t)
                     row_p.append(f"{p:>10.2f}")
@@ -130,4 +115,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    common.run(main)

@@ -35,33 +35,27 @@ of one run at its best setting (CPU, numpy). The ratio is t_ours / t_ref.
 from __future__ import annotations
 
 import argparse
-import sys
 import time
-from pathlib import Path
 
+import common
 import numpy as np
-import scipy.ndimage as ndi
 import torch
+from skimage import restoration as sk_restoration
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
-
-import support  # noqa: E402
-from skimage import restoration as sk_restoration  # noqa: E402
-
-from restorekit.deblur.psf import PSF  # noqa: E402
-from restorekit.deblur.richardson_lucy import richardson_lucy  # noqa: E402
-from restorekit.deblur.wiener import wiener_deconvolution  # noqa: E402
+from restorekit.deblur.psf import PSF
+from restorekit.deblur.richardson_lucy import richardson_lucy
+from restorekit.deblur.wiener import wiener_deconvolution
 
 SK_ITERATIONS = (1, 2, 5, 10, 20, 30, 50, 100)
 SK_BALANCES = tuple(10.0 ** np.arange(-4, 0.01, 0.25))
 
 
 def degrade(clean: torch.Tensor, kernel: np.ndarray, sigma255: float, seed: int, boundary: str) -> torch.Tensor:
-    blurred = ndi.convolve(clean[0, 0].double().numpy(), kernel, mode=boundary)
-    return support.add_noise(torch.from_numpy(blurred).float()[None, None], sigma255, seed=seed).clamp(0, 1)
+    """The deblurring protocol with scene boundary ``boundary`` (scipy mode: reflect, nearest, wrap)."""
+    return common.blur_and_noise(clean, kernel, seed=seed, sigma255=sigma255, mode=boundary)
 
 
-def ours(device: str):
+def ours():
     def rl(y: torch.Tensor, psf: PSF) -> torch.Tensor:
         return richardson_lucy(y, psf, iterations=30, tv_weight=0, acceleration=False, init="observed")
 
@@ -86,16 +80,6 @@ def ours_periodic():
     return {"RL+TV/per": rl_tv, "Wiener/per": wiener}
 
 
-def timed(fn, *args, device: str):
-    if device == "cuda":
-        torch.cuda.synchronize()
-    t0 = time.perf_counter()
-    out = fn(*args)
-    if device == "cuda":
-        torch.cuda.synchronize()
-    return out, time.perf_counter() - t0
-
-
 def sk_best(kind: str, noisy: torch.Tensor, kernel: np.ndarray, clean: torch.Tensor, pad: bool):
     """Best PSNR of a scikit-image method over its grid, and the time of one run at that setting."""
     arr = noisy[0, 0].double().numpy()
@@ -113,7 +97,7 @@ def sk_best(kind: str, noisy: torch.Tensor, kernel: np.ndarray, clean: torch.Ten
         return torch.from_numpy(np.ascontiguousarray(out)).float()[None, None]
 
     grid = SK_ITERATIONS if kind == "rl" else SK_BALANCES
-    scores = [support.psnr(run(v), clean) for v in grid]
+    scores = [common.psnr(run(v), clean) for v in grid]
     best = grid[int(np.argmax(scores))]
     t0 = time.perf_counter()
     run(best)
@@ -122,7 +106,7 @@ def sk_best(kind: str, noisy: torch.Tensor, kernel: np.ndarray, clean: torch.Ten
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--device", default="cpu", choices=("cpu", "cuda"), help="where our methods run")
+    common.add_device_argument(ap, help="where our methods run")
     ap.add_argument("--full", action="store_true", help="also sigma 7.65")
     ap.add_argument("--boundary", default="reflect", choices=("reflect", "nearest"), help="true scene boundary")
     ap.add_argument("--no-wrap", action="store_true", help="skip the circular (DPIR) protocol")
@@ -132,20 +116,21 @@ def main() -> None:
     ap.add_argument("--kernels", type=int, nargs="+", default=list(range(8)), help="Levin kernel indices 0-7")
     ap.add_argument("--padded-reference", action="store_true", help="also run the reference on a padded image")
     ap.add_argument("--per-kernel", action="store_true", help="one row per kernel too")
-    ap.add_argument("--threads", type=int, default=0, help="torch intra-op threads (0 = torch default)")
+    ap.add_argument("--crop", type=int, default=0, help="top-left crop side of every image (0 = whole image)")
+    common.add_threads_argument(ap)
     args = ap.parse_args()
-    if args.device == "cuda" and not torch.cuda.is_available():
-        sys.exit("CUDA is not available")
-    if args.threads:
-        torch.set_num_threads(args.threads)
+    common.get_device(args.device)
+    common.set_threads(args.threads)
 
-    paths = support.image_paths("Set12")
+    paths = common.image_paths("Set12")
     if args.images:
         paths = [p for p in paths if p.stem in args.images]
-    cleans = [support.load(p, gray=True) for p in paths]
-    all_kernels = support.levin_kernels()
+    cleans = [common.load_image(p, gray=True) for p in paths]
+    if args.crop:
+        cleans = [c[..., : args.crop, : args.crop] for c in cleans]
+    all_kernels = common.levin_kernels()
     kernels = [(j, all_kernels[j]) for j in args.kernels]
-    methods = ours(args.device)
+    methods = ours()
     refs = ["skRL", "skWiener"] + (["skRL(pad)", "skWiener(pad)"] if args.padded_reference else [])
     sigmas = args.sigmas or [2.55] + ([7.65] if args.full else [])
     protocols = ["wrap"] if args.only_wrap else [args.boundary] + ([] if args.no_wrap else ["wrap"])
@@ -162,20 +147,20 @@ def main() -> None:
     for protocol in protocols:
         for sigma in sigmas:
             rows = {}
-            methods = {**ours(args.device), **(ours_periodic() if protocol == "wrap" else {})}
+            methods = {**ours(), **(ours_periodic() if protocol == "wrap" else {})}
             for j, kernel in kernels:
                 psf = PSF.from_array(kernel)
                 rec = {name: [] for name in ["input", *methods, *refs]}
                 tim = {name: [] for name in [*methods, *refs]}
                 for i, clean in enumerate(cleans):
                     noisy = degrade(clean, kernel, sigma, 100 * i + j, protocol)
-                    rec["input"].append(support.psnr(noisy, clean))
+                    rec["input"].append(common.psnr(noisy, clean))
                     dev_noisy = noisy.to(args.device)
                     for name, fn in methods.items():
                         if args.device == "cuda" and i == 0:
                             fn(dev_noisy, psf)  # first use of this size: cuFFT plans, not timed
-                        out, secs = timed(fn, dev_noisy, psf, device=args.device)
-                        rec[name].append(support.psnr(out, clean))
+                        out, secs = common.timed(fn, dev_noisy, psf, device=args.device)
+                        rec[name].append(common.psnr(out, clean))
                         tim[name].append(secs)
                     for name in refs:
                         kind = "rl" if name.startswith("skRL") else "wiener"
@@ -222,4 +207,4 @@ def _print_table(protocol, sigma, rows, methods, refs, per_kernel) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    common.run(main)

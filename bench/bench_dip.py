@@ -25,25 +25,16 @@ clock reading. Prints iterations, stop reason, ms per iteration.
 from __future__ import annotations
 
 import argparse
-import sys
-import time
-from pathlib import Path
+import dataclasses
+import inspect
 
+import common
 import numpy as np
 import torch
 from torch.nn import functional as F
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
-
-import support  # noqa: E402
-
-from restorekit.image import from_numpy, to_numpy  # noqa: E402
-from restorekit.learned import dip  # noqa: E402
-
-
-def _sync(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
+from restorekit.image import from_numpy, to_numpy
+from restorekit.learned import dip
 
 
 def center_crop(x: torch.Tensor, size: int) -> torch.Tensor:
@@ -82,30 +73,22 @@ def dip_kwargs(a: argparse.Namespace) -> dict:
     }
 
 
+def dip_settings(kw: dict) -> dip.DipSettings:
+    """The :class:`dip.DipSettings` that :func:`dip.deep_image_prior` builds from keywords ``kw`` (others: defaults)."""
+    defaults = {
+        name: p.default for name, p in inspect.signature(dip.deep_image_prior).parameters.items()
+        if p.default is not inspect.Parameter.empty
+    }
+    values = {**defaults, **kw}
+    return dip.DipSettings(**{f.name: values[f.name] for f in dataclasses.fields(dip.DipSettings)})
+
+
 def run_oracle(noisy: torch.Tensor, clean: torch.Tensor, kw: dict) -> tuple[torch.Tensor, dict, tuple]:
     """One DIP fit with a PSNR trace (slower: a sync every 10 iterations)."""
     from restorekit.learned.training import gradients_enabled, trainable_copy
     from restorekit.quality.noise import estimate_sigma
 
-    s = dip.DipSettings(
-        kw["iterations"],
-        kw["learning_rate"],
-        kw["early_stop"],
-        kw["ema"],
-        kw["seed"],
-        kw["width"],
-        kw["depth"],
-        4,
-        kw["input_channels"],
-        kw["input_noise"],
-        50,
-        200,
-        100,
-        kw["precision"],
-        kw["stop_rule"],
-        kw["discrepancy"],
-        kw["padding"],
-    )
+    s = dip_settings(kw)
     var = float(estimate_sigma(noisy).square().mean())
     amp = dip._precision(noisy.device, kw["precision"])
     clean_d = clean.to(noisy.device)
@@ -124,7 +107,7 @@ def run_oracle(noisy: torch.Tensor, clean: torch.Tensor, kw: dict) -> tuple[torc
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--device", default="cpu")
+    common.add_device_argument(ap)
     ap.add_argument("--full", action="store_true", help="all 68 CBSD68 images")
     ap.add_argument("--images", type=int, default=6)
     ap.add_argument("--size", type=int, default=256, help="centre crop side")
@@ -161,14 +144,13 @@ def main() -> None:
         help='extra settings to compare on the same images, e.g. "width=48" "lr=0.005,padding=zeros"; '
         '"" = the base settings',
     )
-    ap.add_argument("--threads", type=int, default=0, help="torch CPU threads (0 = torch's default)")
+    common.add_threads_argument(ap)
     ap.add_argument("--tiny", action="store_true", help="CPU smoke configuration: 2 crops 48x48, width 16, 200 its")
     a = ap.parse_args()
     if a.tiny:
         a.images, a.size, a.width, a.depth, a.iterations, a.no_hd = 2, 48, 16, 4, 200, True
-    if a.threads > 0:
-        torch.set_num_threads(a.threads)
-    device = torch.device(a.device)
+    common.set_threads(a.threads)
+    device = common.get_device(a.device)
     torch.manual_seed(0)
     base = dip_kwargs(a)
     variants = [(v or "base", {**base, **parse_variant(v)}) for v in (a.variants or [""])]
@@ -177,20 +159,19 @@ def main() -> None:
     summary: dict[str, list[str]] = {name: [] for name, _ in variants}
 
     if not a.hd_only:
-        paths = support.image_paths(a.set)
+        paths = common.image_paths(a.set)
         if not a.full:
             paths = paths[: a.images]
-        cases = []
-        for i, path in enumerate(paths):
-            clean = center_crop(support.load(path), a.size)
-            cases.append((path.stem, clean, support.add_noise(clean, a.sigma, seed=i).clamp(0, 1)))
+        cleans = [center_crop(common.load_image(path), a.size) for path in paths]
+        noisies = common.noisy_images(cleans, a.sigma, clip=True)
+        cases = [(path.stem, c, n) for path, c, n in zip(paths, cleans, noisies, strict=True)]
         refs: list[tuple[float, float]] = []
         for _, clean, noisy in cases:
             if a.no_ref:
                 refs.append((float("nan"), float("nan")))
                 continue
-            t = time.perf_counter()
-            refs.append((support.psnr(reference(noisy, sigma), clean), time.perf_counter() - t))
+            out, t = common.timed(reference, noisy, sigma)
+            refs.append((common.psnr(out, clean), t))
         # warm-up (CUDA context, cuDNN) on a small image
         dip.deep_image_prior(torch.rand(1, 3, 64, 64, device=device), **{**base, "iterations": 20})
         for name, kw in variants:
@@ -202,17 +183,13 @@ def main() -> None:
             print(head + (f" {'peak':>6} {'@it':>5} {'ratio':>6}" if a.oracle else ""))
             for (stem, clean, noisy), (p_ref, t_ref) in zip(cases, refs, strict=True):
                 nd = noisy.to(device)
-                _sync(device)
-                t = time.perf_counter()
                 if a.oracle:
-                    out, info, best = run_oracle(nd, clean, kw)
+                    (out, info, best), t_dip = common.timed(run_oracle, nd, clean, kw, device=device)
                     its = info["iterations"]
                 else:
-                    out, rep = dip.deep_image_prior(nd, **kw)
+                    (out, rep), t_dip = common.timed(dip.deep_image_prior, nd, **kw, return_info=True, device=device)
                     its = rep["iterations"][0]
-                _sync(device)
-                t_dip = time.perf_counter() - t
-                p_noisy, p_dip = support.psnr(noisy, clean), support.psnr(out.cpu(), clean)
+                p_noisy, p_dip = common.psnr(noisy, clean), common.psnr(out.cpu(), clean)
                 rows.append((p_noisy, p_dip, p_ref, its, t_dip, t_ref))
                 line = (
                     f"{stem:>10} {p_noisy:6.2f} {p_dip:6.2f} {p_ref:6.2f} {p_dip - p_ref:6.2f} {its:5d} "
@@ -231,31 +208,28 @@ def main() -> None:
             )
 
     if not a.no_hd:
-        clean = next(im for im in map(support.load, support.image_paths(a.set)) if im.shape[-1] > im.shape[-2])
+        clean = next(
+            im for im in map(common.load_image, common.image_paths(a.set)) if im.shape[-1] > im.shape[-2]
+        )
         clean = F.interpolate(clean, size=tuple(a.hd_size), mode="bicubic", align_corners=False).clamp(0, 1)
-        noisy = support.add_noise(clean, a.sigma, seed=0).clamp(0, 1).to(device)
+        noisy = common.add_noise(clean, a.sigma, seed=0).clamp(0, 1).to(device)
         for name, kw in variants:
             print(f"\n[{name}] time to result: one image {tuple(noisy.shape)}")
-            if device.type == "cuda":
-                torch.cuda.reset_peak_memory_stats(device)
-            _sync(device)
-            t = time.perf_counter()
-            dip.deep_image_prior(noisy, **{**kw, "iterations": 20, "early_stop": False})
-            _sync(device)
-            print(f"  warm-up (20 iterations, cuDNN autotuning at this size): {time.perf_counter() - t:.2f} s")
-            t = time.perf_counter()
-            out, rep = dip.deep_image_prior(noisy, **kw)
-            _sync(device)
-            dt = time.perf_counter() - t
+            common.reset_peak_memory(device)
+            _, t = common.timed(
+                dip.deep_image_prior, noisy, **{**kw, "iterations": 20, "early_stop": False}, device=device
+            )
+            print(f"  warm-up (20 iterations, cuDNN autotuning at this size): {t:.2f} s")
+            (out, rep), dt = common.timed(dip.deep_image_prior, noisy, **kw, return_info=True, device=device)
             its = rep["iterations"][0]
             print(
                 f"  {dt:.2f} s, {its} iterations ({rep['stop_reason'][0]}), {1000 * dt / its:.2f} ms/iteration, "
-                f"{rep['precision']}; PSNR {support.psnr(noisy.cpu(), clean):.2f} -> "
-                f"{support.psnr(out.cpu(), clean):.2f} (enlarged source: smoother than a real photo)"
+                f"{rep['precision']}; PSNR {common.psnr(noisy.cpu(), clean):.2f} -> "
+                f"{common.psnr(out.cpu(), clean):.2f} (enlarged source: smoother than a real photo)"
             )
             mem = ""
             if device.type == "cuda":
-                mem = f", peak GPU memory {torch.cuda.max_memory_allocated(device) / 2**30:.2f} GiB"
+                mem = f", peak GPU memory {common.peak_memory_gib(device):.2f} GiB"
                 print(f"  {mem[2:]}")
             summary[name].append(
                 f"{a.hd_size[0]}x{a.hd_size[1]}: {dt:.2f} s, {its} its, {1000 * dt / its:.2f} ms/it{mem}"
@@ -287,4 +261,4 @@ def parse_variant(text: str) -> dict:
 
 
 if __name__ == "__main__":
-    main()
+    common.run(main)

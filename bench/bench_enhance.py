@@ -24,24 +24,14 @@ reference libraries run on the CPU of the same machine. Missing libraries show a
 from __future__ import annotations
 
 import argparse
-import os
-import statistics
-import sys
-import time
-from pathlib import Path
 
+import common
 import numpy as np
 import torch
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "tests"))
-sys.path.insert(0, str(ROOT))
-
-import support  # noqa: E402
-
-from restorekit.enhance.clahe import clahe  # noqa: E402
-from restorekit.image import to_numpy  # noqa: E402
-from restorekit.sharpen.unsharp import unsharp_mask  # noqa: E402
+from restorekit.enhance.clahe import clahe
+from restorekit.image import to_numpy
+from restorekit.sharpen.unsharp import unsharp_mask
 
 try:
     import cv2
@@ -57,19 +47,10 @@ QUICK_SET12 = ["01", "05", "08", "12"]
 SIZE_4K = (2160, 3840)
 
 
-def timed(fn, device: torch.device, repeat: int):
+def timed(fn, device: torch.device | None, repeat: int):
     """Median wall time (ms) of ``fn()`` over ``repeat`` runs after a warm-up, and its last result."""
-    result = fn()
-    if device.type == "cuda":
-        torch.cuda.synchronize()
-    times = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        result = fn()
-        if device.type == "cuda":
-            torch.cuda.synchronize()
-        times.append((time.perf_counter() - start) * 1000)
-    return statistics.median(times), result
+    t = common.time_repeats(fn, device, repeat)
+    return t.median_ms, t.result
 
 
 def u8(x: torch.Tensor) -> np.ndarray:
@@ -84,32 +65,26 @@ def upsample_8bit(x: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
 
 
 def fmt(v, spec: str = ".1f") -> str:
-    return "n/a" if v is None else format(v, spec)
+    return common.fmt(v, spec)
 
 
-def table(header: list[str], rows: list[list[str]]) -> None:
-    widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(header)]
-    print("  ".join(h.rjust(w) for h, w in zip(header, widths, strict=True)))
-    for r in rows:
-        print("  ".join(v.rjust(w) for v, w in zip(r, widths, strict=True)))
-
-
-def clahe_images(full: bool) -> list[tuple[str, torch.Tensor]]:
-    paths = support.image_paths("Set12")
+def clahe_images(full: bool, big: tuple[int, int]) -> list[tuple[str, torch.Tensor]]:
+    paths = common.image_paths("Set12")
     if not full:
         paths = [p for p in paths if p.stem in QUICK_SET12]
-    images = [(f"Set12/{p.stem}", support.load(p, gray=True)) for p in paths]
-    gray = support.load(support.image_paths("Set12")[8], gray=True)
-    rgb = support.load(support.image_paths("CBSD68")[0], gray=False)
-    images.append(("4K gray", upsample_8bit(gray, SIZE_4K)))
-    images.append(("4K RGB", upsample_8bit(rgb, SIZE_4K)))
+    images = [(f"Set12/{p.stem}", common.load_image(p, gray=True)) for p in paths]
+    gray = common.load_image(common.image_paths("Set12")[8], gray=True)
+    rgb = common.load_image(common.image_paths("CBSD68")[0], gray=False)
+    label = "4K" if big == SIZE_4K else f"{big[1]}x{big[0]}"
+    images.append((f"{label} gray", upsample_8bit(gray, big)))
+    images.append((f"{label} RGB", upsample_8bit(rgb, big)))
     return images
 
 
-def bench_clahe(device: torch.device, full: bool, repeat: int) -> None:
+def bench_clahe(device: torch.device, full: bool, repeat: int, big: tuple[int, int] = SIZE_4K) -> None:
     print("\nCLAHE  clip limit 2, 8x8 tiles, 256 bins; |d| in grey levels, vs OpenCV")
     rows = []
-    for name, x in clahe_images(full):
+    for name, x in clahe_images(full, big):
         h, w = x.shape[-2:]
         xd = x.to(device)
         rgb = x.shape[1] == 3
@@ -130,7 +105,7 @@ def bench_clahe(device: torch.device, full: bool, repeat: int) -> None:
                 def run_cv(img=img, engine=engine):
                     return engine.apply(img)
 
-            t_cv, ref = timed(run_cv, torch.device("cpu"), repeat)
+            t_cv, ref = timed(run_cv, None, repeat)
             diff = np.abs(ours8 - ref.astype(np.float64))
             d_mean, d_max = float(diff.mean()), float(diff.max())
         if equalize_adapthist is not None:
@@ -139,7 +114,7 @@ def bench_clahe(device: torch.device, full: bool, repeat: int) -> None:
                 lambda img=img, kernel=kernel: equalize_adapthist(
                     img, kernel_size=kernel, clip_limit=2 / 256, nbins=256
                 ),
-                torch.device("cpu"),
+                None,
                 max(1, repeat // 2) if h * w > 4e6 else repeat,
             )
             sk8 = np.rint(sk * 255)
@@ -150,7 +125,6 @@ def bench_clahe(device: torch.device, full: bool, repeat: int) -> None:
             else:
                 other = ours8
             d_sk = float(np.abs(sk8 - other).mean())
-        ratio = None if t_cv is None else t_ours / t_cv
         rows.append(
             [
                 name,
@@ -158,13 +132,13 @@ def bench_clahe(device: torch.device, full: bool, repeat: int) -> None:
                 fmt(t_ours),
                 fmt(t_cv),
                 fmt(t_sk),
-                fmt(ratio, ".2f"),
+                common.fmt_ratio(t_ours, t_cv, suffix=""),
                 fmt(d_mean, ".3f"),
                 fmt(d_max, ".0f"),
                 fmt(d_sk, ".2f"),
             ]
         )
-    table(
+    common.print_table(
         [
             "image",
             "size",
@@ -181,11 +155,12 @@ def bench_clahe(device: torch.device, full: bool, repeat: int) -> None:
     print("* skimage vs OpenCV for gray; vs our hsv mode for RGB (same colour handling); qualitative only.")
 
 
-def bench_unsharp(device: torch.device, full: bool, repeat: int) -> None:
+def bench_unsharp(device: torch.device, full: bool, repeat: int, big: tuple[int, int] = SIZE_4K) -> None:
     print("\nUnsharp Mask  amount 1, threshold 0, every channel; max|d| in [0, 1] units vs skimage")
-    gray = support.load(support.image_paths("Set12")[8], gray=True)
-    rgb = support.load(support.image_paths("CBSD68")[0], gray=False)
-    images = [("Set12/09", gray), ("4K gray", upsample_8bit(gray, SIZE_4K)), ("4K RGB", upsample_8bit(rgb, SIZE_4K))]
+    gray = common.load_image(common.image_paths("Set12")[8], gray=True)
+    rgb = common.load_image(common.image_paths("CBSD68")[0], gray=False)
+    label = "4K" if big == SIZE_4K else f"{big[1]}x{big[0]}"
+    images = [("Set12/09", gray), (f"{label} gray", upsample_8bit(gray, big)), (f"{label} RGB", upsample_8bit(rgb, big))]
     radii = (1.0, 3.0, 20.0) if full else (1.0, 5.0)
     rows = []
     for name, x in images:
@@ -208,7 +183,7 @@ def bench_unsharp(device: torch.device, full: bool, repeat: int) -> None:
                 axis = 2 if arr.ndim == 3 else None
                 t_sk, ref = timed(
                     lambda arr=arr, r=radius, axis=axis: sk_unsharp_mask(arr, radius=r, amount=1.0, channel_axis=axis),
-                    torch.device("cpu"),
+                    None,
                     max(1, repeat // 2) if h * w > 4e6 else repeat,
                 )
                 d_sk = float(np.abs(ours - ref).max())
@@ -218,10 +193,9 @@ def bench_unsharp(device: torch.device, full: bool, repeat: int) -> None:
                     blur = cv2.GaussianBlur(arr, (0, 0), sigmaX=r, borderType=cv2.BORDER_REFLECT)
                     return np.clip(cv2.addWeighted(arr, 2.0, blur, -1.0, 0.0), 0.0, 1.0)
 
-                t_cv, cv_out = timed(run_cv, torch.device("cpu"), repeat)
+                t_cv, cv_out = timed(run_cv, None, repeat)
                 if ref is not None:
                     d_cv = float(np.abs(cv_out - ref).max())
-            ratio = None if t_cv is None else t_ours / t_cv
             rows.append(
                 [
                     name,
@@ -231,12 +205,12 @@ def bench_unsharp(device: torch.device, full: bool, repeat: int) -> None:
                     fmt(t_luma),
                     fmt(t_sk),
                     fmt(t_cv),
-                    fmt(ratio, ".2f"),
+                    common.fmt_ratio(t_ours, t_cv, suffix=""),
                     fmt(d_sk, ".1e"),
                     fmt(d_cv, ".1e"),
                 ]
             )
-    table(
+    common.print_table(
         [
             "image",
             "size",
@@ -255,27 +229,27 @@ def bench_unsharp(device: torch.device, full: bool, repeat: int) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--device", default="cpu", choices=("cpu", "cuda"))
+    common.add_device_argument(parser)
     parser.add_argument("--full", action="store_true", help="all of Set12 and more radii")
     parser.add_argument("--repeat", type=int, default=5, help="timed runs per measurement (median reported)")
     parser.add_argument("--only", choices=("clahe", "unsharp"), default=None)
+    parser.add_argument("--big-size", type=int, nargs=2, metavar=("H", "W"), default=list(SIZE_4K),
+                        help="size of the upsampled large images (default 4K: 2160 3840)")
     args = parser.parse_args()
-    device = torch.device(args.device)
-    if device.type == "cuda" and not torch.cuda.is_available():
-        sys.exit("CUDA is not available; run with --device cpu")
-    name = torch.cuda.get_device_name(device) if device.type == "cuda" else "CPU"
+    device = common.get_device(args.device)
+    big = tuple(args.big_size)
     print(
-        f"device: {name}; torch {torch.__version__}, {torch.get_num_threads()} CPU threads, {os.cpu_count()} cores; "
+        f"device: {common.device_name(device)}; torch {torch.__version__}; "
         f"OpenCV {cv2.__version__ if cv2 else 'n/a'}"
         f" ({cv2.getNumThreads() if cv2 else 0} threads); scikit-image "
         f"{__import__('skimage').__version__ if equalize_adapthist else 'n/a'}"
     )
     with torch.inference_mode():
         if args.only in (None, "clahe"):
-            bench_clahe(device, args.full, args.repeat)
+            bench_clahe(device, args.full, args.repeat, big)
         if args.only in (None, "unsharp"):
-            bench_unsharp(device, args.full, args.repeat)
+            bench_unsharp(device, args.full, args.repeat, big)
 
 
 if __name__ == "__main__":
-    main()
+    common.run(main)

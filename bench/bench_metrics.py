@@ -11,37 +11,15 @@ time and the speed ratio (reference time / our time; above 1 = we are faster).
 from __future__ import annotations
 
 import argparse
-import statistics
-import sys
-import time
-from collections.abc import Callable
-from pathlib import Path
 
+import common
 import numpy as np
 import torch
 import torch.nn.functional as F
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
-
-import support  # noqa: E402
-
-from restorekit.image import to_numpy  # noqa: E402
-from restorekit.quality import metrics as M  # noqa: E402
-from restorekit.quality.noise import estimate_sigma  # noqa: E402
-
-
-def _timed(fn: Callable[[], object], repeats: int, sync: Callable[[], None]) -> tuple[object, float]:
-    """Median wall time in ms over ``repeats`` runs after one warm-up; returns (last result, ms)."""
-    result = fn()
-    sync()
-    times = []
-    for _ in range(repeats):
-        sync()
-        t0 = time.perf_counter()
-        result = fn()
-        sync()
-        times.append((time.perf_counter() - t0) * 1000)
-    return result, statistics.median(times)
+from restorekit.image import to_numpy
+from restorekit.quality import metrics as M
+from restorekit.quality.noise import estimate_sigma
 
 
 def _sk():
@@ -68,7 +46,7 @@ def _pairs_numpy(noisy: list[torch.Tensor], clean: list[torch.Tensor]) -> list[t
     return out
 
 
-def bench_case(name, noisy, clean, device, repeats, sync, rows, batched=False):
+def bench_case(name, noisy, clean, device, repeats, rows, batched=False):
     """Time PSNR, SSIM and noise estimation over a list of images (or one batch when ``batched``)."""
     sk = _sk()
     dev_noisy = [n.to(device) for n in noisy]
@@ -96,36 +74,33 @@ def bench_case(name, noisy, clean, device, repeats, sync, rows, batched=False):
         ),
     ]
     for metric, fn_ours, fn_ref in cases:
-        val_ours, t_ours = _timed(fn_ours, repeats, sync)
-        v_ours = float(torch.as_tensor(val_ours).double().mean())
+        ours_t = common.time_repeats(fn_ours, device, repeats)
+        v_ours, t_ours = float(torch.as_tensor(ours_t.result).double().mean()), ours_t.median_ms
         if fn_ref is not None:
-            val_ref, t_ref = _timed(fn_ref, repeats, lambda: None)
-            v_ref = float(np.mean(val_ref))
+            ref_t = common.time_repeats(fn_ref, None, repeats)
+            v_ref, t_ref = float(np.mean(ref_t.result)), ref_t.median_ms
         else:
             v_ref, t_ref = float("nan"), float("nan")
-        rows.append((name, metric, v_ours, v_ref, t_ours, t_ref, t_ref / t_ours))
+        rows.append((name, metric, v_ours, v_ref, t_ours, t_ref, common.ratio(t_ref, t_ours)))
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--device", default="cpu", choices=("cpu", "cuda"))
+    common.add_device_argument(parser)
     parser.add_argument("--full", action="store_true", help="add BSD68 (68 images)")
     parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument(
-        "--threads", type=int, default=0, help="torch CPU threads (0 = torch's default; scikit-image uses one)"
-    )
+    parser.add_argument("--images", type=int, default=0, help="only the first N Set12 images (0 = all 12)")
+    parser.add_argument("--big-size", type=int, nargs=2, metavar=("H", "W"), default=[1080, 1920],
+                        help="size of the resized RGB image (default 1080 1920)")
+    common.add_threads_argument(parser, help="torch CPU threads (0 = torch's default; scikit-image uses one)")
     args = parser.parse_args()
-    if args.threads > 0:
-        torch.set_num_threads(args.threads)
-    device = torch.device(args.device)
-    if device.type == "cuda" and not torch.cuda.is_available():
-        parser.error("CUDA is not available")
-    sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
+    common.set_threads(args.threads)
+    device = common.get_device(args.device)
 
     rows: list[tuple] = []
-    clean12 = support.load_set("Set12", gray=True)
-    noisy12 = [support.add_noise(c, 25, seed=i).clamp(0, 1) for i, c in enumerate(clean12)]
-    bench_case("Set12 (12 imgs, s=25)", noisy12, clean12, device, args.repeats, sync, rows)
+    clean12 = common.load_set("Set12", gray=True)[: args.images or None]
+    noisy12 = common.noisy_images(clean12, 25, clip=True)
+    bench_case(f"Set12 ({len(clean12)} imgs, s=25)", noisy12, clean12, device, args.repeats, rows)
     small = [i for i, c in enumerate(clean12) if c.shape[-1] == 256]
     bench_case(
         f"Set12 256px batch of {len(small)}",
@@ -133,30 +108,31 @@ def main() -> None:
         [clean12[i] for i in small],
         device,
         args.repeats,
-        sync,
         rows,
         batched=True,
     )
 
-    src = support.load(support.image_paths("CBSD68")[0], gray=False)
-    big = F.interpolate(src, size=(1080, 1920), mode="bicubic", antialias=True, align_corners=False).clamp(0, 1)
+    src = common.load_image(common.image_paths("CBSD68")[0], gray=False)
+    h, w = args.big_size
+    big = F.interpolate(src, size=(h, w), mode="bicubic", antialias=True, align_corners=False).clamp(0, 1)
     bench_case(
-        "1920x1080 RGB (s=15)",
-        [support.add_noise(big, 15, seed=7).clamp(0, 1)],
+        f"{w}x{h} RGB (s=15)",
+        [common.add_noise(big, 15, seed=7).clamp(0, 1)],
         [big],
         device,
         args.repeats,
-        sync,
         rows,
     )
 
     if args.full:
-        clean68 = support.load_set("BSD68", gray=True)
-        noisy68 = [support.add_noise(c, 25, seed=i).clamp(0, 1) for i, c in enumerate(clean68)]
-        bench_case("BSD68 (68 imgs, s=25)", noisy68, clean68, device, args.repeats, sync, rows)
+        clean68 = common.load_set("BSD68", gray=True)
+        noisy68 = common.noisy_images(clean68, 25, clip=True)
+        bench_case("BSD68 (68 imgs, s=25)", noisy68, clean68, device, args.repeats, rows)
 
-    name = torch.cuda.get_device_name(device) if device.type == "cuda" else f"CPU, {torch.get_num_threads()} threads"
-    print(f"device: {name}; torch {torch.__version__}; times are medians of {args.repeats} runs after a warm-up")
+    print(
+        f"device: {common.device_name(device)}; torch {torch.__version__}; "
+        f"times are medians of {args.repeats} runs after a warm-up"
+    )
     header = ("case", "metric", "ours", "skimage", "ours ms", "skimage ms", "ratio")
     print(
         f"{header[0]:<26} {header[1]:<20} {header[2]:>9} {header[3]:>9} {header[4]:>9} {header[5]:>10} {header[6]:>7}"
@@ -166,4 +142,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    common.run(main)

@@ -1,9 +1,11 @@
 """Benchmark: Restore With Model throughput, tiled vs untiled, fp32 vs bf16, and a seam check.
 
-Networks are the real architecture classes (spandrel / spandrel_extra_arches) with random weights, built at
-their standard published sizes (``--full-size``, the default on CUDA) or tiny (the CPU default), saved to a
-weights file and loaded through restorekit's loader, then run by ``restore_with_model`` exactly as the node
-runs them. Random weights do not change the cost of a forward pass.
+Networks are the real architecture classes (spandrel / spandrel_extra_arches) with random weights (each
+class's own initialisation, seed 0; all-zero parameters drawn too, see ``build``), built at their standard
+published sizes (``--full-size``, the default on CUDA) or tiny (the CPU default; small configurations that
+spandrel's detection still recognises), saved to a safetensors weights file and loaded through restorekit's
+loader, then run by ``restore_with_model`` exactly as the node runs them. Random weights do not change the
+cost of a forward pass.
 
   conv:        DRUNet (KAIR drunet_color: nc 64-128-256-512, nb 4, 32.6 M parameters)
                NAFNet (SIDD width 64: enc 2-2-4-8, middle 12, dec 2-2-2-2, 116 M)
@@ -25,66 +27,74 @@ out, a hard cut gives ~1) of fp32 tiles against the fp32 untiled result, and max
 from __future__ import annotations
 
 import argparse
+import importlib
 import logging
-import sys
 import tempfile
-import time
 from pathlib import Path
 
+import common
 import torch
 import torch.nn.functional as F
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "models"))
-
-import model_factory  # noqa: E402
-
-from restorekit.models import load_model  # noqa: E402
-from restorekit.models.restore import restore_with_model  # noqa: E402
-from restorekit.tiling import seam_visibility  # noqa: E402
+from restorekit.models import load_model
+from restorekit.models.restore import restore_with_model
+from restorekit.tiling import seam_visibility
 
 SIZES = {"1080p": (1080, 1920), "4k": (2160, 3840), "720p": (720, 1280), "512": (512, 512), "256": (256, 256),
          "384x512": (384, 512)}
-KIND = {"drunet": "conv", "nafnet": "conv", "swinir": "transformer", "restormer": "transformer",
-        "scunet": "transformer"}
 
 
-def build_full(name: str) -> torch.nn.Module:
-    """The published configuration of each family (random weights)."""
-    if name == "drunet":
-        from spandrel.architectures.DRUNet import DRUNet
-
-        return DRUNet(in_nc=4, out_nc=3, nc=[64, 128, 256, 512], nb=4)
-    if name == "nafnet":
-        from spandrel.architectures.NAFNet import NAFNet
-
-        return NAFNet(img_channel=3, width=64, middle_blk_num=12, enc_blk_nums=[2, 2, 4, 8], dec_blk_nums=[2, 2, 2, 2])
-    if name == "swinir":
-        from spandrel.architectures.SwinIR import SwinIR
-
-        return SwinIR(img_size=128, in_chans=3, embed_dim=180, depths=[6] * 6, num_heads=[6] * 6, window_size=8,
-                      mlp_ratio=2.0, upscale=1, img_range=1.0, upsampler="", resi_connection="1conv")
-    if name == "restormer":
-        from spandrel_extra_arches.architectures.Restormer import Restormer
-
-        return Restormer(dim=48, num_blocks=[4, 6, 6, 8], num_refinement_blocks=4, heads=[1, 2, 4, 8],
-                         ffn_expansion_factor=2.66, bias=False, LayerNorm_type="WithBias")
-    if name == "scunet":
-        from spandrel.architectures.SCUNet import SCUNet
-
-        return SCUNet(in_nc=3, config=[4, 4, 4, 4, 4, 4, 4], dim=64)
-    raise SystemExit(f"unknown model {name!r}; choose from {', '.join(KIND)}")
+# name: (kind, module, class, published configuration, tiny configuration)
+ARCHS: dict[str, tuple[str, str, str, dict, dict]] = {
+    "drunet": ("conv", "spandrel.architectures.DRUNet", "DRUNet",
+               dict(in_nc=4, out_nc=3, nc=[64, 128, 256, 512], nb=4),
+               dict(in_nc=4, out_nc=3, nc=[8, 16, 32, 64], nb=2)),
+    "nafnet": ("conv", "spandrel.architectures.NAFNet", "NAFNet",
+               dict(img_channel=3, width=64, middle_blk_num=12, enc_blk_nums=[2, 2, 4, 8], dec_blk_nums=[2, 2, 2, 2]),
+               dict(img_channel=3, width=8, middle_blk_num=1, enc_blk_nums=[1, 1], dec_blk_nums=[1, 1])),
+    "swinir": ("transformer", "spandrel.architectures.SwinIR", "SwinIR",
+               dict(img_size=128, in_chans=3, embed_dim=180, depths=[6] * 6, num_heads=[6] * 6, window_size=8,
+                    mlp_ratio=2.0, upscale=1, img_range=1.0, upsampler="", resi_connection="1conv"),
+               dict(in_chans=3, embed_dim=12, depths=[1], num_heads=[2], window_size=4, mlp_ratio=2.0, img_size=32,
+                    upscale=1, resi_connection="1conv")),
+    "restormer": ("transformer", "spandrel_extra_arches.architectures.Restormer", "Restormer",
+                  dict(dim=48, num_blocks=[4, 6, 6, 8], num_refinement_blocks=4, heads=[1, 2, 4, 8],
+                       ffn_expansion_factor=2.66, bias=False, LayerNorm_type="WithBias"),
+                  dict(dim=8, num_blocks=[1, 1, 1, 1], num_refinement_blocks=1, heads=[1, 1, 2, 2])),
+    "scunet": ("transformer", "spandrel.architectures.SCUNet", "SCUNet",
+               dict(in_nc=3, config=[4, 4, 4, 4, 4, 4, 4], dim=64),
+               dict(in_nc=3, config=[1, 1, 1, 1, 1, 1, 1], dim=64)),
+}
+KIND = {name: spec[0] for name, spec in ARCHS.items()}
 
 
-TINY = {"drunet": "DRUNet", "nafnet": "NAFNet", "swinir": "SwinIR", "restormer": "Restormer", "scunet": "SCUNet"}
+def build(name: str, full: bool) -> torch.nn.Module:
+    """Model family ``name`` at its published (``full``) or tiny configuration, random weights (seed 0), eval mode.
+
+    Parameters the class initialises to all zeros (NAFNet's per-block beta / gamma scales) are drawn
+    from N(0, 0.02) too: left at zero they turn those blocks into identities, and the seam check
+    would not see them.
+    """
+    _, module_name, class_name, full_kw, tiny_kw = ARCHS[name]
+    cls = getattr(importlib.import_module(module_name), class_name)
+    torch.manual_seed(0)
+    module = cls(**(full_kw if full else tiny_kw))
+    with torch.no_grad():
+        for p in module.parameters():
+            if p.numel() and bool((p == 0).all()):
+                p.normal_(0, 0.02)
+    return module.eval()
 
 
 def make_model(name: str, full: bool, folder: Path, device: torch.device):
-    torch.manual_seed(0)
-    module = build_full(name).eval() if full else model_factory.build(TINY[name])
-    path = model_factory.save(module, folder / f"{name}.safetensors")
+    """Build, save as ``folder/<name>.safetensors`` and load it back through restorekit's loader."""
+    from safetensors.torch import save_file
+
+    module = build(name, full)
+    path = folder / f"{name}.safetensors"
+    save_file({k: v.detach().clone().contiguous() for k, v in module.state_dict().items()}, str(path))
     del module
-    model = load_model(path, device=device)
-    return model
+    return load_model(path, device=device)
 
 
 def test_image(h: int, w: int, device: torch.device) -> torch.Tensor:
@@ -96,31 +106,21 @@ def test_image(h: int, w: int, device: torch.device) -> torch.Tensor:
     return (smooth + noise).clamp(0, 1).to(device)
 
 
-def sync(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-
-
 def timed(model, x, *, tile: int, overlap: int, precision: str, repeat: int) -> dict:
-    device = x.device
-    y, info = restore_with_model(model, x, tile=tile, overlap=overlap, precision=precision, return_info=True)  # warm-up
-    if device.type == "cuda":
-        torch.cuda.reset_peak_memory_stats(device)
-    times = []
-    for _ in range(repeat):
-        sync(device)
-        t0 = time.perf_counter()
-        y, info = restore_with_model(model, x, tile=tile, overlap=overlap, precision=precision, return_info=True)
-        sync(device)
-        times.append(time.perf_counter() - t0)
-    peak = torch.cuda.max_memory_allocated(device) / 2**30 if device.type == "cuda" else float("nan")
-    best = min(times)
-    return {"y": y, "info": info, "s": best, "median": sorted(times)[len(times) // 2], "peak_gib": peak}
+    """One warm-up, then ``repeat`` timed runs of ``restore_with_model``: best and median seconds, peak GiB."""
+    t = common.time_repeats(
+        lambda: restore_with_model(model, x, tile=tile, overlap=overlap, precision=precision, return_info=True),
+        x.device,
+        repeat,
+        memory=True,
+    )
+    y, info = t.result
+    return {"y": y, "info": info, "s": t.best, "median": t.median, "peak_gib": t.peak_gib}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--device", default="cpu")
+    common.add_device_argument(parser)
     parser.add_argument("--models", nargs="+", default=["drunet", "swinir"], choices=sorted(KIND))
     parser.add_argument("--sizes", nargs="+", default=None, choices=sorted(SIZES),
                         help="default: 1080p 4k on CUDA, 256 384x512 on CPU")
@@ -135,7 +135,7 @@ def main() -> None:
     parser.add_argument("--tf32", action="store_true", help="allow TF32 matmuls/convolutions in fp32 runs")
     args = parser.parse_args()
 
-    device = torch.device(args.device)
+    device = common.get_device(args.device)
     cuda = device.type == "cuda"
     full = args.full_size or (cuda and not args.tiny)
     sizes = args.sizes or (["1080p", "4k"] if cuda else ["256", "384x512"])
@@ -148,8 +148,7 @@ def main() -> None:
     torch.backends.cudnn.allow_tf32 = args.tf32
     logging.basicConfig(level=logging.WARNING, format="  [log] %(message)s")
 
-    name = torch.cuda.get_device_name(device) if cuda else "CPU"
-    print(f"# Restore With Model throughput on {name}; torch {torch.__version__}; models "
+    print(f"# Restore With Model throughput on {common.device_name(device)}; torch {torch.__version__}; models "
           f"{'published sizes' if full else 'tiny'}; TF32 {'on' if args.tf32 else 'off'}; best of {repeat}; "
           f"tile {args.tile} overlap {args.overlap}")
     header = (f"{'model':10s} {'kind':11s} {'size':8s} {'prec':5s} {'mode':8s} {'tiling used':22s} "
@@ -209,4 +208,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    common.run(main)

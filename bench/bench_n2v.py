@@ -23,18 +23,13 @@ import argparse
 import itertools
 import math
 import sys
-import time
-from pathlib import Path
 
+import common
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
-
-import support  # noqa: E402
-
-from restorekit.denoise.wavelet import wavelet_denoise  # noqa: E402
-from restorekit.learned.n2v import noise2void  # noqa: E402
-from restorekit.params import get_operation  # noqa: E402
+from restorekit.denoise.wavelet import wavelet_denoise
+from restorekit.learned.n2v import noise2void
+from restorekit.params import get_operation
 
 PAPER_BSD68_SIGMA25 = 27.71
 
@@ -51,25 +46,19 @@ def floats(text: str) -> list[float]:
     return [float(v) for v in str(text).split(",")]
 
 
-def node_defaults() -> dict:
+def node_defaults(device: torch.device) -> dict:
+    """The Noise2Void node's default settings on ``device``, its automatic (0) ones resolved as the node does."""
     op = get_operation("noise2void")
-    return {p.name: p.default for p in op.inputs if not p.is_data}
-
-
-def sync(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
+    defaults = {p.name: p.default for p in op.inputs if not p.is_data}
+    automatic = sys.modules[op.func.__module__].automatic_budget(device)
+    return {k: (automatic.get(k, v) if v == 0 and k in automatic else v) for k, v in defaults.items()}
 
 
 def bsd68_batch(count: int | None, sigma: float, clip: bool) -> tuple[torch.Tensor, torch.Tensor, list[bool]]:
     """Clean and noisy BSD68 (gray) as one landscape batch; ``rotated[i]`` marks portrait images."""
-    paths = support.image_paths("BSD68")[: count or None]
+    originals = [common.load_image(p, gray=True) for p in common.image_paths("BSD68")[: count or None]]
     cleans, noisies, rotated = [], [], []
-    for i, path in enumerate(paths):
-        clean = support.load(path, gray=True)
-        noisy = support.add_noise(clean, sigma, seed=i)
-        if clip:
-            noisy = noisy.clamp(0, 1)
+    for clean, noisy in zip(originals, common.noisy_images(originals, sigma, clip=clip), strict=True):
         rot = clean.shape[-2] > clean.shape[-1]
         if rot:
             clean, noisy = clean.rot90(1, (-2, -1)), noisy.rot90(1, (-2, -1))
@@ -85,16 +74,16 @@ def bsd68_batch(count: int | None, sigma: float, clip: bool) -> tuple[torch.Tens
 
 def mosaic_1080p(sigma: float) -> tuple[torch.Tensor, torch.Tensor]:
     """A 1920x1080 RGB image tiled from CBSD68 images, and its noisy (clipped) version."""
-    imgs = [im if im.shape[-2] < im.shape[-1] else im.rot90(1, (-2, -1)) for im in support.load_set("CBSD68")[:16]]
+    imgs = [im if im.shape[-2] < im.shape[-1] else im.rot90(1, (-2, -1)) for im in common.load_set("CBSD68")[:16]]
     rows = [torch.cat([imgs[r * 4 + c][..., :321, :481] for c in range(4)], dim=-1) for r in range(4)]
     clean = torch.cat(rows, dim=-2)[..., :1080, :1920].contiguous()
-    return clean, support.add_noise(clean, sigma, seed=1080).clamp(0, 1)
+    return clean, common.add_noise(clean, sigma, seed=1080).clamp(0, 1)
 
 
 def main() -> None:
-    defaults = node_defaults()
+    defaults = node_defaults(torch.device("cpu"))  # mask ratio, learning rate, depth: the same on every device
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--device", default="cpu", choices=("cpu", "cuda"))
+    common.add_device_argument(ap)
     ap.add_argument("--full", action="store_true", help="all 68 BSD68 images (default: --count)")
     ap.add_argument("--count", type=int, default=8, help="BSD68 images in the quick subset")
     ap.add_argument("--sigma", type=float, default=25.0)
@@ -104,7 +93,7 @@ def main() -> None:
     ap.add_argument("--patch-size", type=int, default=64)
     ap.add_argument("--mask-ratio", type=float, default=defaults["mask_ratio"])
     ap.add_argument("--lr", default=str(defaults["learning_rate"]), help="learning rate (list allowed)")
-    ap.add_argument("--width", default=str(defaults["width"]), help="U-Net width (list allowed)")
+    ap.add_argument("--width", default=None, help="U-Net width (list allowed; default: the node's on --device)")
     ap.add_argument("--depth", type=int, default=defaults["depth"])
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--fp32", action="store_true", help="no mixed precision on CUDA")
@@ -112,42 +101,42 @@ def main() -> None:
     ap.add_argument("--nondeterministic", action="store_true", help="let cuDNN pick non-deterministic algorithms")
     ap.add_argument("--skip-bsd68", action="store_true")
     ap.add_argument("--skip-1080p", action="store_true")
-    ap.add_argument("--steps-1080p", type=int, default=defaults["steps"], help="steps for the 1080p timing (node default)")
+    ap.add_argument("--steps-1080p", type=int, default=None,
+                    help="steps for the 1080p timing (default: the node's on --device)")
     args = ap.parse_args()
     if args.device == "cpu":
         torch.set_num_threads(min(torch.get_num_threads(), 2))
-    device = torch.device(args.device)
+    device = common.get_device(args.device)
+    defaults = node_defaults(device)
+    args.width = args.width or str(defaults["width"])
+    args.steps_1080p = args.steps_1080p or defaults["steps"]
 
     # warm-up (CUDA context, cuDNN kernels, allocator)
     warm = torch.rand(1, 3, 128, 128, device=device)
     noise2void(warm, steps=5, patches_per_step=8, width=ints(args.width)[0], depth=args.depth, allow_half=not args.fp32)
-    sync(device)
+    common.sync(device)
 
     if not args.skip_bsd68:
         clean, noisy, _rot = bsd68_batch(None if args.full else args.count, args.sigma, args.clip)
         n = clean.shape[0]
         print(f"BSD68: {n} images {clean.shape[-2]}x{clean.shape[-1]} (landscape), sigma {args.sigma:g}, "
               f"{'clipped' if args.clip else 'not clipped'}; device {args.device}; paper (N2V) {PAPER_BSD68_SIGMA25} dB")
-        t0 = time.perf_counter()
-        ref = wavelet_denoise(noisy.clamp(0, 1), sigma=args.sigma / 255)
-        t_ref = time.perf_counter() - t0
-        p_noisy = mean([support.psnr(noisy[i], clean[i]) for i in range(n)])
-        p_ref = mean([support.psnr(ref[i], clean[i]) for i in range(n)])
+        ref, t_ref = common.timed(wavelet_denoise, noisy.clamp(0, 1), sigma=args.sigma / 255)
+        p_noisy = mean([common.psnr(noisy[i], clean[i]) for i in range(n)])
+        p_ref = mean([common.psnr(ref[i], clean[i]) for i in range(n)])
         x = noisy.to(device)
         rows = []
         for steps, width, lr, patches in itertools.product(ints(args.steps), ints(args.width), floats(args.lr),
                                                             ints(args.patches)):
-            sync(device)
-            t0 = time.perf_counter()
-            out, info = noise2void(
+            (out, info), t_ours = common.timed(
+                noise2void,
                 x, steps=steps, patch_size=args.patch_size, patches_per_step=patches, mask_ratio=args.mask_ratio,
                 learning_rate=lr, width=width, depth=args.depth, seed=args.seed, allow_half=not args.fp32,
-                self_ensemble=not args.no_ensemble, deterministic=not args.nondeterministic,
+                self_ensemble=not args.no_ensemble, deterministic=not args.nondeterministic, return_info=True,
+                device=device,
             )
-            sync(device)
-            t_ours = time.perf_counter() - t0
             out = out.cpu()
-            p_ours = mean([support.psnr(out[i], clean[i]) for i in range(n)])
+            p_ours = mean([common.psnr(out[i], clean[i]) for i in range(n)])
             print(f"  steps {steps} x {patches} patches {info['patch_size']}, mask {100 * info['mask_ratio']:.2f}%, "
                   f"width {width}, depth {info['depth']}, lr {lr:g}, {info['precision']}, self-ensemble "
                   f"{info['self_ensemble']}: {p_ours:.2f} dB in {t_ours:.1f} s (train {info['train_seconds']:.1f} s, "
@@ -167,22 +156,19 @@ def main() -> None:
         clean, noisy = mosaic_1080p(args.sigma)
         x = noisy.to(device)
         kw = {k: v for k, v in defaults.items() if k not in ("steps",)}
-        sync(device)
-        t0 = time.perf_counter()
-        out, info = noise2void(x, steps=args.steps_1080p, allow_half=not args.fp32,
-                               deterministic=not args.nondeterministic, **kw)
-        sync(device)
-        t = time.perf_counter() - t0
+        common.reset_peak_memory(device)
+        (out, info), t = common.timed(noise2void, x, steps=args.steps_1080p, allow_half=not args.fp32,
+                                      deterministic=not args.nondeterministic, **kw, return_info=True, device=device)
         print()
         print(f"1080p RGB (1920x1080, sigma {args.sigma:g}), node defaults ({info['steps']} steps x {info['patches']} "
               f"patches {info['patch_size']}, width {info['width']}): {t:.1f} s total (train {info['train_seconds']:.1f}"
               f" s, inference {info['inference_seconds']:.2f} s, tile {info['tile']}), {info['precision']}, "
-              f"PSNR {support.psnr(noisy, clean):.2f} -> {support.psnr(out, clean):.2f} dB; target <= 20 s on H100")
+              f"PSNR {common.psnr(noisy, clean):.2f} -> {common.psnr(out, clean):.2f} dB; target <= 20 s on H100")
         if device.type == "cuda":
-            print(f"peak GPU memory {torch.cuda.max_memory_allocated(device) / 2**30:.2f} GiB")
+            print(f"peak GPU memory {common.peak_memory_gib(device):.2f} GiB")
         if not math.isfinite(t):
             raise SystemExit(1)
 
 
 if __name__ == "__main__":
-    main()
+    common.run(main)

@@ -26,37 +26,24 @@ on the GPU (synchronised, input already on the device, after a warm-up).
 from __future__ import annotations
 
 import argparse
-import sys
 import time
-from pathlib import Path
 
+import common
 import numpy as np
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
-
-import support  # noqa: E402
-
-from restorekit.denoise.nlm import nlm_denoise_with_info  # noqa: E402
-from restorekit.image import from_numpy, to_numpy  # noqa: E402
+from restorekit.denoise.nlm import nlm_denoise
+from restorekit.image import from_numpy, to_numpy
 
 OPENCV_H_FACTORS = (0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0, 1.1, 1.2, 1.4)
-
-
-def _sync(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
 
 
 def run_ours(noisy: list[torch.Tensor], device: torch.device, **kw) -> tuple[list[torch.Tensor], float, list]:
     outs, settings, total = [], [], 0.0
     for y in noisy:
         yd = y.to(device)
-        _sync(device)
-        t = time.perf_counter()
-        out, info = nlm_denoise_with_info(yd, **kw)
-        _sync(device)
-        total += time.perf_counter() - t
+        (out, info), t = common.timed(lambda yd=yd: nlm_denoise(yd, return_info=True, **kw), device=device)
+        total += t
         outs.append(out.cpu())
         settings.append(info[0])
     return outs, total, settings
@@ -107,37 +94,33 @@ def run_opencv(noisy: list[torch.Tensor], h255: float) -> tuple[list[torch.Tenso
 
 
 def mean_psnr(outs: list[torch.Tensor], clean: list[torch.Tensor]) -> float:
-    return float(np.mean([support.psnr(o, c) for o, c in zip(outs, clean, strict=True)]))
+    return float(np.mean([common.psnr(o, c) for o, c in zip(outs, clean, strict=True)]))
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--device", default="cpu", choices=("cpu", "cuda"))
+    common.add_device_argument(ap)
     ap.add_argument("--full", action="store_true", help="Set12 + BSD68 + all of CBSD68")
     ap.add_argument("--sigmas", default="15,25,50", help="noise levels in 0-255 grey levels")
+    ap.add_argument("--gray-images", type=int, default=0, help="Set12 images in the quick run (0 = all 12)")
     ap.add_argument("--color-images", type=int, default=6, help="CBSD68 images in the quick run")
+    ap.add_argument("--crop", type=int, default=0, help="top-left crop side of every image (0 = whole image)")
     ap.add_argument("--no-opencv", action="store_true")
-    ap.add_argument(
-        "--threads",
-        type=int,
-        default=0,
-        help="torch CPU threads (0 = torch's default); 1 avoids thread-sync stalls on a busy machine",
+    common.add_threads_argument(
+        ap, help="torch CPU threads (0 = torch's default); 1 avoids thread-sync stalls on a busy machine"
     )
     args = ap.parse_args()
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    device = torch.device(args.device)
-    if device.type == "cuda" and not torch.cuda.is_available():
-        sys.exit("CUDA is not available")
+    common.set_threads(args.threads)
+    device = common.get_device(args.device)
 
-    sets: list[tuple[str, bool, int | None]] = [("Set12", True, None)]
+    sets: list[tuple[str, bool, int | None]] = [("Set12", True, None if args.full else args.gray_images or None)]
     if args.full:
         sets += [("BSD68", True, None), ("CBSD68", False, None)]
     else:
         sets += [("CBSD68", False, args.color_images)]
 
     # Warm-up (CUDA context, kernels, allocator).
-    warm = support.add_noise(support.load_set("Set12")[0], 25, 0).clamp(0, 1)
+    warm = common.add_noise(common.load_image(common.image_paths("Set12")[0]), 25, 0).clamp(0, 1)
     run_ours([warm, warm], device)
 
     header = (
@@ -145,17 +128,19 @@ def main() -> None:
         f" {'t ours':>7} {'t sk':>7} {'t cv':>7} | {'sk/ours':>7} {'cv/ours':>7} | auto settings (sigma est, h, patch, r)"
     )
     print(
-        f"device for ours: {device} ({torch.cuda.get_device_name(device) if device.type == 'cuda' else 'CPU'},"
-        f" {torch.get_num_threads()} CPU threads); references on the CPU. PSNR in dB, times in s (totals)."
+        f"device for ours: {device} ({common.device_name(device)}); references on the CPU. "
+        "PSNR in dB, times in s (totals)."
     )
     print(header)
     print("-" * len(header))
     for set_name, gray, limit in sets:
-        clean = support.load_set(set_name, gray=gray)
+        clean = common.load_set(set_name, gray=gray)
         if limit:
             clean = clean[:limit]
+        if args.crop:
+            clean = [c[..., : args.crop, : args.crop] for c in clean]
         for sigma in [float(s) for s in args.sigmas.split(",")]:
-            noisy = [support.add_noise(c, sigma, seed=i).clamp(0, 1) for i, c in enumerate(clean)]
+            noisy = common.noisy_images(clean, sigma, clip=True)
             ours, t_ours, settings = run_ours(noisy, device)
             p_luma = float("nan")
             if not gray:
@@ -164,7 +149,9 @@ def main() -> None:
             # Ours at skimage's settings, image by image (same sigma estimate and h).
             same = []
             for y, s in zip(noisy, sk_sigmas, strict=True):
-                out, _ = nlm_denoise_with_info(y.to(device), sigma=s, h=0.8 * s, patch_size=5, search_radius=6)
+                out, _ = nlm_denoise(
+                    y.to(device), sigma=s, h=0.8 * s, patch_size=5, search_radius=6, return_info=True
+                )
                 same.append(out.cpu())
             p_ours, p_same, p_sk = mean_psnr(ours, clean), mean_psnr(same, clean), mean_psnr(sk, clean)
             p_cv, t_cv, h_cv = float("nan"), float("nan"), float("nan")
@@ -179,11 +166,12 @@ def main() -> None:
             h_mean = np.mean([s.h for s in settings]) * 255
             print(
                 f"{set_name:<8} {sigma:>5g} {len(clean):>3} | {p_ours:6.2f} {p_luma:6.2f} {p_same:7.2f} {p_sk:7.2f} {p_cv:6.2f}"
-                f" {h_cv:5.1f} | {t_ours:7.3f} {t_sk:7.3f} {t_cv:7.3f} | {t_sk / t_ours:7.2f} {t_cv / t_ours:7.2f} |"
+                f" {h_cv:5.1f} | {t_ours:7.3f} {t_sk:7.3f} {t_cv:7.3f} | {common.ratio(t_sk, t_ours):7.2f}"
+                f" {common.ratio(t_cv, t_ours):7.2f} |"
                 f" {sig_est:.1f}, {h_mean:.1f}, {s0.patch_size}, {s0.search_radius}",
                 flush=True,
             )
 
 
 if __name__ == "__main__":
-    main()
+    common.run(main)

@@ -22,19 +22,13 @@ from __future__ import annotations
 
 import argparse
 import inspect
-import sys
-import time
-from pathlib import Path
 
+import common
 import numpy as np
 import torch
+from skimage.restoration import cycle_spin, denoise_wavelet
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
-
-import support  # noqa: E402
-from skimage.restoration import cycle_spin, denoise_wavelet  # noqa: E402
-
-from restorekit.denoise.wavelet import wavelet_denoise  # noqa: E402
+from restorekit.denoise.wavelet import wavelet_denoise
 
 
 def _ours(kwargs):
@@ -78,28 +72,22 @@ def _skimage(method: str, wavelet: str, shifts: int = 1):
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument(
-        "--device",
-        default="cpu",
-        choices=("cpu", "cuda"),
-        help="where input tensors live (the algorithm itself runs on the CPU)",
-    )
+    common.add_device_argument(ap, help="where input tensors live (the algorithm itself runs on the CPU)")
     ap.add_argument("--full", action="store_true", help="Set12 and BSD68 (default: Set12 only)")
     ap.add_argument("--sets", nargs="+", help="explicit sets instead, e.g. CBSD68 Set3C (colour: YCbCr on both sides)")
     ap.add_argument("--sigmas", type=float, nargs="+", default=[15.0, 25.0, 50.0], help="noise levels, 0-255")
     ap.add_argument("--wavelet", default="db4", help="wavelet of the reference and of our decimated runs")
-    ap.add_argument(
-        "--threads",
-        type=int,
+    common.add_threads_argument(
+        ap,
         default=1,
         help="torch intra-op threads (default 1: the reference is single-threaded numpy, and on a busy "
         "2-core machine torch's thread pool makes small tensor operations slow)",
     )
     ap.add_argument("--per-image", action="store_true", help="print one row per image too")
+    ap.add_argument("--images", type=int, default=0, help="only the first N images of each set (0 = all)")
     args = ap.parse_args()
-    if args.device == "cuda" and not torch.cuda.is_available():
-        sys.exit("CUDA is not available")
-    torch.set_num_threads(args.threads)
+    common.get_device(args.device)
+    common.set_threads(args.threads)
 
     w = args.wavelet
     methods = {
@@ -120,24 +108,19 @@ def main() -> None:
         f"PSNR on 8-bit quantised results; times per image (mean)"
     )
     for set_name in sets:
-        paths = support.image_paths(set_name)
-        cleans = [support.load(p) for p in paths]
+        paths = common.image_paths(set_name)[: args.images or None]
+        cleans = [common.load_image(p) for p in paths]
         for sigma in args.sigmas:
-            noisies = [support.add_noise(c, sigma, seed=i).clamp(0, 1) for i, c in enumerate(cleans)]
+            noisies = common.noisy_images(cleans, sigma, clip=True)
             psnr = {name: [] for name in methods}
             secs = {name: [] for name in methods}
             for name, fn in methods.items():
                 fn(noisies[0], args.device)  # warm-up
                 for clean, noisy in zip(cleans, noisies, strict=True):
-                    if args.device == "cuda":
-                        torch.cuda.synchronize()
-                    t0 = time.perf_counter()
-                    out = fn(noisy, args.device)
-                    if args.device == "cuda":
-                        torch.cuda.synchronize()
-                    secs[name].append(time.perf_counter() - t0)
-                    psnr[name].append(support.psnr(out, clean))
-            noisy_psnr = np.mean([support.psnr(n, c) for n, c in zip(noisies, cleans, strict=True)])
+                    out, t = common.timed(fn, noisy, args.device, device=args.device)
+                    secs[name].append(t)
+                    psnr[name].append(common.psnr(out, clean))
+            noisy_psnr = np.mean([common.psnr(n, c) for n, c in zip(noisies, cleans, strict=True)])
             ref_p, ref_t = np.mean(psnr[reference]), np.mean(secs[reference])
             ti_p, ti_t = np.mean(psnr[reference_ti]), np.mean(secs[reference_ti])
             print(f"\n{set_name} ({len(cleans)} images), sigma {sigma:g}: noisy input {noisy_psnr:.2f} dB")
@@ -160,4 +143,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    common.run(main)

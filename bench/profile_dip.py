@@ -1,34 +1,35 @@
-"""Per-iteration cost of a Deep Image Prior fit on CUDA, by variant, and a PSNR / discrepancy trace.
+"""Per-iteration cost of a Deep Image Prior fit (made for CUDA), by variant, and a PSNR / discrepancy trace.
 
-Eager-step variants and a profiler table (written to DIR):
+Parts (``--parts``, comma-separated):
+  variants  ms/iteration of one eager training step at 256x256 for network / precision variants;
+  prof      a torch.profiler table of that step (top kernels printed, full tables written to DIR);
+  fit       ms/iteration of the real fit (CUDA graphs on CUDA) at 256x256 and 1920x1080;
+  trace     PSNR / residual-ratio traces (every 10 iterations, written to DIR) of CBSD68 256x256 centre
+            crops at sigma 25 (noise protocol of restorekit.datasets, clipped), within --trace-s seconds each.
+
   python bench/profile_dip.py --out DIR --parts variants,prof
-ms/iteration of the real fit (CUDA graphs) at 256x256 and 1920x1080, then PSNR / residual-ratio traces
-(every 10 iterations, written to DIR) of CBSD68 256x256 crops at sigma 25:
   python bench/profile_dip.py --out DIR --parts fit,trace --images 5 --trace-s 8.5 --trace-variants ""
+  python bench/profile_dip.py --device cpu --parts trace --trace-s 3 --trace-variants ""   # CPU smoke run
 """
 
 from __future__ import annotations
 
 import argparse
-import sys
 import time
 from pathlib import Path
 
+import common
 import numpy as np
 import torch
+from bench_dip import center_crop, dip_settings, parse_variant
 from torch.nn import functional as F
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
-import support  # noqa: E402
+from restorekit.learned import dip
+from restorekit.learned.skipnet import SkipNet, padded_size
+from restorekit.learned.training import gradients_enabled, trainable_copy
+from restorekit.quality.noise import estimate_sigma
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-from restorekit.learned import dip  # noqa: E402
-from restorekit.learned.skipnet import SkipNet, padded_size  # noqa: E402
-from restorekit.learned.training import gradients_enabled, trainable_copy  # noqa: E402
-from restorekit.quality.noise import estimate_sigma  # noqa: E402
-
-DEV = torch.device("cuda")
+DEV = torch.device("cuda")  # set from --device in main()
 
 
 def eager_step(h, w, padding="reflect", norm="batch", cl=True, amp=torch.bfloat16, fused=False, width=32):
@@ -43,7 +44,7 @@ def eager_step(h, w, padding="reflect", norm="batch", cl=True, amp=torch.bfloat1
 
     def step():
         torch.add(z, zb.normal_(0, 1 / 30), out=zb)
-        with torch.autocast("cuda", dtype=amp, enabled=amp is not None):
+        with torch.autocast(DEV.type, dtype=amp, enabled=amp is not None):
             out = net(zb)[:, :, :h, :w]
             loss = F.mse_loss(out.float(), y)
         opt.zero_grad(set_to_none=True)
@@ -56,22 +57,15 @@ def eager_step(h, w, padding="reflect", norm="batch", cl=True, amp=torch.bfloat1
 def ms_per_it(step, n, warm):
     for _ in range(warm):
         step()
-    torch.cuda.synchronize()
-    t = time.perf_counter()
-    for _ in range(n):
-        step()
-    torch.cuda.synchronize()
-    return 1000 * (time.perf_counter() - t) / n
+    _, t = common.timed(lambda: [step() for _ in range(n)], device=DEV)
+    return 1000 * t / n
 
 
 def fit_ms(h, w, n, **kw):
     x = torch.rand(1, 3, h, w, device=DEV)
     dip.deep_image_prior(x, iterations=5, early_stop=False, **kw)
-    torch.cuda.synchronize()
-    t = time.perf_counter()
-    _, rep = dip.deep_image_prior(x, iterations=n, early_stop=True, sigma=0.0, **kw)
-    torch.cuda.synchronize()
-    return 1000 * (time.perf_counter() - t) / n
+    _, t = common.timed(dip.deep_image_prior, x, iterations=n, early_stop=True, sigma=0.0, **kw, device=DEV)
+    return 1000 * t / n
 
 
 def profile(step, n, path, rows=25):
@@ -80,14 +74,16 @@ def profile(step, n, path, rows=25):
 
     for _ in range(3):
         step()
-    torch.cuda.synchronize()
-    with prof_(activities=[ProfilerActivity.CPU, ProfilerActivity.CUDA]) as p:
+    common.sync(DEV)
+    cuda = DEV.type == "cuda"
+    with prof_(activities=[ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if cuda else [])) as p:
         for _ in range(n):
             step()
-        torch.cuda.synchronize()
+        common.sync(DEV)
     ka = p.key_averages()
     Path(path).write_text(
-        ka.table(sort_by="cuda_time_total", row_limit=60) + "\n\n" + ka.table(sort_by="cpu_time_total", row_limit=40)
+        (ka.table(sort_by="device_time_total", row_limit=60) + "\n\n" if cuda else "")
+        + ka.table(sort_by="cpu_time_total", row_limit=40)
     )
     tops = sorted(ka, key=lambda e: -getattr(e, "device_time_total", getattr(e, "cuda_time_total", 0)))
     out = []
@@ -98,26 +94,9 @@ def profile(step, n, path, rows=25):
 
 
 def trace(noisy, clean, kw, budget_s, every=50):
+    """PSNR / discrepancy rows of one fit without early stopping, until ``budget_s`` seconds have passed."""
     var = float(estimate_sigma(noisy).square().mean())
-    s = dip.DipSettings(
-        kw.get("iterations", 4000),
-        kw.get("learning_rate", 0.01),
-        False,
-        kw.get("ema", 0.99),
-        0,
-        kw.get("width", 32),
-        5,
-        4,
-        32,
-        kw.get("input_noise", 1 / 30),
-        50,
-        200,
-        100,
-        kw.get("precision", "auto"),
-        "noise",
-        0.75,
-        kw.get("padding", "reflect"),
-    )
+    s = dip_settings({"iterations": 4000, **kw, "early_stop": False, "seed": 0})
     amp = dip._precision(noisy.device, s.precision)
     rows = []
     t0 = time.perf_counter()
@@ -156,19 +135,23 @@ def left(budget):
 
 
 def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--out", default=".")
-    ap.add_argument("--budget", type=float, default=75)
-    ap.add_argument("--parts", default="variants,prof,fit,trace")
-    ap.add_argument("--trace-s", type=float, default=10)
-    ap.add_argument("--trace-its", type=int, default=3000)
-    ap.add_argument("--trace-variants", nargs="*", default=["", "precision=float32"])
-    ap.add_argument("--images", type=int, default=1)
+    global DEV
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    common.add_device_argument(ap, default="cuda")
+    ap.add_argument("--out", default=".", help="folder for the profiler tables and traces")
+    ap.add_argument("--budget", type=float, default=75, help="seconds for the whole run (no new trace after)")
+    ap.add_argument("--parts", default="variants,prof,fit,trace", help="comma-separated parts to run")
+    ap.add_argument("--trace-s", type=float, default=10, help="seconds per trace")
+    ap.add_argument("--trace-its", type=int, default=3000, help="most iterations per trace")
+    ap.add_argument("--trace-variants", nargs="*", default=["", "precision=float32"],
+                    help='settings per trace, as bench_dip.py --variants ("" = the defaults)')
+    ap.add_argument("--images", type=int, default=1, help="CBSD68 crops traced with the default settings")
     a = ap.parse_args()
+    DEV = common.get_device(a.device)
     out = Path(a.out)
     parts = a.parts.split(",")
     torch.backends.cudnn.benchmark = True
-    print(torch.__version__, torch.cuda.get_device_name(), flush=True)
+    print(torch.__version__, common.device_name(DEV), flush=True)
     variants = {
         "": {},
         "padding=zeros": {"padding": "zeros"},
@@ -191,14 +174,12 @@ def main():
         print("profile eager current step 256x256 (top kernels):", flush=True)
         print(profile(eager_step(256, 256), 10, out / "prof_256.txt", rows=14), flush=True)
     if "trace" in parts:
-        from bench_dip import center_crop, parse_variant
-
         for v in a.trace_variants:
-            for i, path in enumerate(support.image_paths("CBSD68")[: a.images if not v else 1]):
+            for i, path in enumerate(common.image_paths("CBSD68")[: a.images if not v else 1]):
                 if left(a.budget) < a.trace_s + 3:
                     break
-                clean = center_crop(support.load(path), 256)
-                noisy = support.add_noise(clean, 25, seed=i).clamp(0, 1).to(DEV)
+                clean = center_crop(common.load_image(path), 256)
+                noisy = common.add_noise(clean, 25, seed=i).clamp(0, 1).to(DEV)
                 kw = {"iterations": a.trace_its, **parse_variant(v)}
                 rows, var = trace(noisy, clean.to(DEV), kw, a.trace_s, every=10)
                 best = max(rows, key=lambda r: r[1])
@@ -215,4 +196,4 @@ def main():
 
 
 if __name__ == "__main__":
-    main()
+    common.run(main)

@@ -1,7 +1,68 @@
 """restorekit: image restoration on torch tensors — denoise, deblur, enhance, sharpen, measure.
 
-Core functions take ``[B, C, H, W]`` float tensors in [0, 1] (C = 1 or 3) on any device.
-See :mod:`restorekit.params` for the declared operations that the CLI and the ComfyUI nodes share.
+Core functions take ``[B, C, H, W]`` float tensors in [0, 1] (C = 1 or 3) on any device, with
+noise levels in [0, 1] units, and are exported here and by the subpackages (``restorekit.denoise``,
+``restorekit.deblur``, ``restorekit.enhance``, ``restorekit.sharpen``, ``restorekit.quality``,
+``restorekit.learned``, ``restorekit.models``); they are imported on first use. :func:`run` runs any
+operation of the nodes and the CLI by name, with the nodes' parameters and units.
 """
 
+from .errors import (
+    AlgorithmError,
+    DatasetNotFoundError,
+    InvalidImageError,
+    InvalidParameterError,
+    MissingDependencyError,
+    ModelLoadError,
+    RestoreError,
+)
+from .lazy import lazy_exports
+
 __version__ = "0.1.0"
+
+_EXPORTS = {
+    # operations, as the nodes and the CLI see them
+    "run": ".params",
+    "get_operation": ".params",
+    "all_operations": ".params",
+    # files
+    "load_image": ".io",
+    "save_images": ".io",
+    "read_image": ".io",
+    "write_image": ".io",
+    # algorithms
+    "wavelet_denoise": ".denoise.wavelet",
+    "nlm_denoise": ".denoise.nlm",
+    "bm3d_denoise": ".denoise.bm3d",
+    "auto_denoise": ".denoise.auto",
+    "autotune_denoiser": ".denoise.autotune",
+    "PSF": ".deblur.psf",
+    "make_psf": ".deblur.psf",
+    "richardson_lucy": ".deblur.richardson_lucy",
+    "wiener_deconvolution": ".deblur.wiener",
+    "bm3d_deblur": ".deblur.bm3d_deblur",
+    "clahe": ".enhance.clahe",
+    "unsharp_mask": ".sharpen.unsharp",
+    "noise2void": ".learned.n2v",
+    "deep_image_prior": ".learned.dip",
+    "load_model": ".models.loader",
+    "restore_with_model": ".models.restore",
+    "psnr": ".quality.metrics",
+    "ssim": ".quality.metrics",
+    "measure": ".quality.metrics",
+    "estimate_sigma": ".quality.noise",
+    "analyse_noise": ".quality.noise_analysis",
+    "compare_grid": ".quality.compare",
+}
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
+
+__all__ = [
+    "AlgorithmError",
+    "DatasetNotFoundError",
+    "InvalidImageError",
+    "InvalidParameterError",
+    "MissingDependencyError",
+    "ModelLoadError",
+    "RestoreError",
+    *_EXPORTS,
+]

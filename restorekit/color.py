@@ -115,26 +115,3 @@ def oklab_to_rgb(x: torch.Tensor) -> torch.Tensor:
     """Oklab -> sRGB (not clamped)."""
     lms_ = _apply_matrix(x, _OK_M2_INV)
     return linear_to_srgb(_apply_matrix(lms_**3, _OK_M1_INV))
-
-
-def rgb_to_hsv(x: torch.Tensor) -> torch.Tensor:
-    """sRGB -> HSV. H in [0, 1) (fraction of a turn), S and V in [0, 1]."""
-    r, g, b = x[:, 0:1], x[:, 1:2], x[:, 2:3]
-    v, _ = x.max(dim=1, keepdim=True)
-    mn, _ = x.min(dim=1, keepdim=True)
-    delta = v - mn
-    s = torch.where(v > 0, delta / v.clamp(min=1e-12), torch.zeros_like(v))
-    safe = delta.clamp(min=1e-12)
-    h = torch.where(
-        v == r, ((g - b) / safe) % 6.0, torch.where(v == g, (b - r) / safe + 2.0, (r - g) / safe + 4.0)
-    )
-    h = torch.where(delta > 0, h / 6.0, torch.zeros_like(h))
-    return torch.cat([h, s, v], dim=1)
-
-
-def hsv_to_rgb(x: torch.Tensor) -> torch.Tensor:
-    """HSV (H in [0, 1)) -> sRGB."""
-    h, s, v = x[:, 0:1], x[:, 1:2], x[:, 2:3]
-    k = torch.tensor((5.0, 3.0, 1.0), device=x.device, dtype=x.dtype).view(1, 3, 1, 1)
-    kk = (k + h * 6.0) % 6.0
-    return v - v * s * torch.clamp(torch.minimum(kk, 4.0 - kk), 0.0, 1.0)

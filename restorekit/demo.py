@@ -14,9 +14,8 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
-from .image import from_comfy, to_comfy
-from .io import read_image, write_image
-from .params import get_operation
+from .io import load_image, save_images
+from .params import get_operation, run
 
 BLUR_SIGMA_PX = 1.6
 NOISE_SIGMA_255 = 8.0
@@ -31,21 +30,7 @@ CHAIN: tuple[tuple[str, dict], ...] = (("richardson_lucy", {}),)
 def sample_image() -> torch.Tensor:
     """The bundled sample as a core tensor ``[1, 3, H, W]`` in [0, 1]."""
     with resources.as_file(resources.files("restorekit") / "data" / "astronaut.png") as path:
-        pixels = read_image(path).pixels
-    return from_comfy(torch.from_numpy(pixels).unsqueeze(0), "sample").pixels
-
-
-def _run(name: str, values: dict, device: str) -> tuple:
-    op = get_operation(name)
-    core = {}
-    for p in op.inputs:
-        v = values.get(p.name)
-        core[p.name] = v if p.is_data else p.to_core(values.get(p.name, p.default))
-    if not op.gpu:
-        core = {k: (v.cpu() if isinstance(v, torch.Tensor) else v) for k, v in core.items()}
-    else:
-        core = {k: (v.to(device) if isinstance(v, torch.Tensor) else v) for k, v in core.items()}
-    return op.call(core)
+        return load_image(path)[0].pixels
 
 
 def degrade(clean: torch.Tensor, psf_kernel: torch.Tensor) -> torch.Tensor:
@@ -64,13 +49,11 @@ def run_demo(output: Path, device: str = "cpu") -> dict:
     and ``report.txt`` into ``output``. Returns the figures of the report."""
     output.mkdir(parents=True, exist_ok=True)
     clean = sample_image()
-    psf = _run("make_psf", {"shape": "gaussian", "sigma": BLUR_SIGMA_PX}, device)[0]
+    psf = run("make_psf", shape="gaussian", sigma=BLUR_SIGMA_PX)["psf"]
     degraded = degrade(clean, psf.kernel)
-    metrics = get_operation("quality_metrics")
-
     def measure(x: torch.Tensor) -> tuple[float, float]:
-        psnr, ssim = _run(metrics.name, {"image": x, "reference": clean}, device)[:2]
-        return float(psnr), float(ssim)
+        result = run("quality_metrics", image=x, reference=clean, device=device)
+        return float(result["psnr"]), float(result["ssim"])
 
     lines = [
         "restorekit demo",
@@ -86,9 +69,9 @@ def run_demo(output: Path, device: str = "cpu") -> dict:
         if any(p.kind == "psf" for p in op.inputs):
             values["psf"] = psf
         start = time.perf_counter()
-        result = _run(name, values, device)
+        result = run(name, device=device, **values)
         elapsed = time.perf_counter() - start
-        current = result[0].float().cpu()
+        current = result["image"].float().cpu()
         figures[name] = measure(current)
         lines.append(f"step {op.display_name}: {elapsed:.2f} s, PSNR {figures[name][0]:.2f} dB, SSIM {figures[name][1]:.4f}")
     lines += [
@@ -96,10 +79,10 @@ def run_demo(output: Path, device: str = "cpu") -> dict:
         f"PSNR degraded {figures['degraded'][0]:.2f} dB -> restored {figures[CHAIN[-1][0]][0]:.2f} dB",
         f"SSIM degraded {figures['degraded'][1]:.4f} -> restored {figures[CHAIN[-1][0]][1]:.4f}",
     ]
-    grid = _run("compare", {"image_1": clean, "image_2": degraded, "image_3": current,
-                            "labels": "clean, degraded, restored"}, device)[0]
+    grid = run("compare", image_1=clean, image_2=degraded, image_3=current, labels="clean, degraded, restored",
+               device=device)["image"]
     for name, tensor in (("clean", clean), ("degraded", degraded), ("restored", current), ("compare", grid)):
-        write_image(output / f"{name}.png", to_comfy(tensor.cpu())[0].numpy(), 8)
+        save_images(output / f"{name}.png", tensor.cpu(), bit_depth=8)
     report = "\n".join(lines) + "\n"
     (output / "report.txt").write_text(report, encoding="utf-8")
     print(report + f"wrote {output}/clean.png, degraded.png, restored.png, compare.png, report.txt")

@@ -3,6 +3,10 @@
 Every error names the input it is about, what is wrong, and how to fix it, so that
 ComfyUI (which shows the message to the user) and the CLI can print it as is.
 Nothing in restorekit catches these to return the input unchanged.
+
+Every class reports its module as ``restorekit`` (where the package exports it), so ComfyUI,
+which prints the error's full type name, shows ``restorekit.InvalidImageError`` rather than
+the path of the custom-node folder.
 """
 
 from __future__ import annotations
@@ -10,6 +14,10 @@ from __future__ import annotations
 
 class RestoreError(Exception):
     """Base class: ``what`` went wrong with ``subject``, and ``fix`` says what to do."""
+
+    def __init_subclass__(cls, **kwargs: object) -> None:
+        super().__init_subclass__(**kwargs)
+        cls.__module__ = "restorekit"
 
     def __init__(self, subject: str, problem: str, fix: str | None = None) -> None:
         self.subject = subject
@@ -39,3 +47,10 @@ class AlgorithmError(RestoreError, RuntimeError):
 
 class ModelLoadError(RestoreError, RuntimeError):
     """A weights file is missing, unreadable, or of an unknown architecture."""
+
+
+class DatasetNotFoundError(RestoreError, FileNotFoundError):
+    """A benchmark dataset (Set12, BSD68, …) is not in any of the folders searched; the message lists them."""
+
+
+RestoreError.__module__ = "restorekit"

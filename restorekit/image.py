@@ -25,10 +25,12 @@ class SplitImage:
     """A core image batch with its alpha channel kept aside.
 
     ``pixels``: ``[B, C, H, W]`` float32, C = 1 or 3. ``alpha``: ``[B, 1, H, W]`` or None.
+    ``bit_depth``: the bit depth of the file it was read from (8, 16, 32 = float), None otherwise.
     """
 
     pixels: torch.Tensor
     alpha: torch.Tensor | None
+    bit_depth: int | None = None
 
 
 def all_finite(t: torch.Tensor) -> bool:
@@ -51,12 +53,39 @@ def _check_values(t: torch.Tensor, name: str) -> None:
         )
 
 
-def from_comfy(image: torch.Tensor, name: str = "image", device: torch.device | str | None = None) -> SplitImage:
-    """Validate a ComfyUI IMAGE ``[B, H, W, C]`` and convert it to a core batch.
+def split_alpha(x: torch.Tensor, name: str = "image", device: torch.device | str | None = None) -> SplitImage:
+    """Validate a channels-first batch ``[B, C, H, W]`` with C = 1..4 and split off its alpha.
+
+    C = 2 and 4 carry alpha last. Values are clamped to [0, 1]; the result is float32,
+    contiguous, on ``device`` (default: the input's device).
+    """
+    if x.dim() != 4:
+        raise InvalidImageError(name, f"expected shape [batch, channels, height, width], got {tuple(x.shape)}.", None)
+    c = x.shape[1]
+    if c not in (1, 2, 3, 4):
+        raise InvalidImageError(
+            name,
+            f"expected 1 to 4 channels (gray, gray + alpha, RGB, RGBA), got {c}.",
+            "give a gray, RGB or RGBA image.",
+        )
+    if x.dtype not in _FLOAT_DTYPES:
+        raise InvalidImageError(
+            name, f"expected a floating-point image in [0, 1], got dtype {x.dtype}.", "convert it to float first."
+        )
+    _check_values(x, name)
+    x = x.to(device=device if device is not None else x.device, dtype=torch.float32).clamp(0.0, 1.0)
+    alpha = None
+    if c in (2, 4):
+        alpha = x[:, c - 1 :].contiguous()
+        x = x[:, : c - 1]
+    return SplitImage(pixels=x.contiguous(), alpha=alpha)
+
+
+def image_from_bhwc(image: torch.Tensor, name: str = "image", device: torch.device | str | None = None) -> SplitImage:
+    """Validate a channels-last batch ``[B, H, W, C]`` (ComfyUI's IMAGE) and convert it to a core batch.
 
     Accepts C = 1 (gray), 2 (gray + alpha), 3 (RGB) or 4 (RGBA); a 3-D ``[H, W, C]`` tensor is
-    taken as a batch of one. Values are clamped to [0, 1]; the result is float32, contiguous,
-    on ``device`` (default: the input's device).
+    taken as a batch of one. See :func:`split_alpha` for the result.
     """
     if not isinstance(image, torch.Tensor):
         raise InvalidImageError(name, f"expected an IMAGE tensor, got {type(image).__name__}.", "connect an IMAGE output.")
@@ -68,38 +97,20 @@ def from_comfy(image: torch.Tensor, name: str = "image", device: torch.device | 
             f"expected shape [batch, height, width, channels], got {tuple(image.shape)}.",
             "connect an IMAGE (not a MASK or latent).",
         )
-    b, h, w, c = image.shape
-    if c not in (1, 2, 3, 4):
+    if image.shape[-1] not in (1, 2, 3, 4):
         raise InvalidImageError(
             name,
-            f"expected 1 to 4 channels in the last dimension, got {c} (shape {tuple(image.shape)}).",
-            "connect an IMAGE in ComfyUI layout [batch, height, width, channels].",
+            f"expected 1 to 4 channels in the last dimension, got {image.shape[-1]} (shape {tuple(image.shape)}).",
+            "connect an IMAGE in layout [batch, height, width, channels].",
         )
-    if image.dtype not in _FLOAT_DTYPES:
-        raise InvalidImageError(
-            name, f"expected a floating-point image in [0, 1], got dtype {image.dtype}.", "convert it to float first."
-        )
-    _check_values(image, name)
-    x = image.to(device=device if device is not None else image.device, dtype=torch.float32)
-    x = x.permute(0, 3, 1, 2).clamp(0.0, 1.0)
-    alpha = None
-    if c in (2, 4):
-        alpha = x[:, c - 1 :].contiguous()
-        x = x[:, : c - 1]
-    return SplitImage(pixels=x.contiguous(), alpha=alpha)
+    return split_alpha(image.permute(0, 3, 1, 2), name, device)
 
 
-def to_comfy(
-    pixels: torch.Tensor,
-    alpha: torch.Tensor | None = None,
-    device: torch.device | str | None = None,
-    name: str = "result",
-) -> torch.Tensor:
-    """Convert a core batch ``[B, C, H, W]`` (and optional alpha) to a ComfyUI IMAGE.
+def join_alpha(pixels: torch.Tensor, alpha: torch.Tensor | None = None, name: str = "result") -> torch.Tensor:
+    """A core result ``[B, C, H, W]`` with ``alpha`` appended as its last channel, float32 in [0, 1].
 
-    Returns ``[B, H, W, C(+1)]`` float32, contiguous, clamped to [0, 1], on ``device``.
     Raises :class:`AlgorithmError` when the algorithm produced NaN/Inf, which is a bug to
-    report rather than something to paper over.
+    report rather than something to paper over, or when alpha no longer fits the result.
     """
     if pixels.dim() != 4:
         raise AlgorithmError(name, f"an algorithm returned shape {tuple(pixels.shape)}, expected 4 dimensions.", None)
@@ -110,15 +121,28 @@ def to_comfy(
             "try other parameters; please report this with the image size and settings.",
         )
     out = pixels.float().clamp(0.0, 1.0)
-    if alpha is not None:
-        if alpha.shape[-2:] != out.shape[-2:] or alpha.shape[0] != out.shape[0]:
-            raise AlgorithmError(
-                name,
-                f"the result's size {tuple(out.shape[-2:])} differs from the alpha channel's {tuple(alpha.shape[-2:])}.",
-                "this operation changes the image size and cannot keep alpha; remove alpha first.",
-            )
-        out = torch.cat([out, alpha.to(out.device, torch.float32)], dim=1)
-    out = out.permute(0, 2, 3, 1)
+    if alpha is None:
+        return out
+    if alpha.shape[-2:] != out.shape[-2:] or alpha.shape[0] != out.shape[0]:
+        raise AlgorithmError(
+            name,
+            f"the result's size {tuple(out.shape[-2:])} differs from the alpha channel's {tuple(alpha.shape[-2:])}.",
+            "this operation changes the image size and cannot keep alpha; remove alpha first.",
+        )
+    return torch.cat([out, alpha.to(out.device, torch.float32)], dim=1)
+
+
+def image_to_bhwc(
+    pixels: torch.Tensor,
+    alpha: torch.Tensor | None = None,
+    device: torch.device | str | None = None,
+    name: str = "result",
+) -> torch.Tensor:
+    """Convert a core batch ``[B, C, H, W]`` (and optional alpha) to channels-last ``[B, H, W, C(+1)]``.
+
+    float32, contiguous, clamped to [0, 1], on ``device``; checked as in :func:`join_alpha`.
+    """
+    out = join_alpha(pixels, alpha, name).permute(0, 2, 3, 1)
     if device is not None:
         out = out.to(device)
     return out.contiguous()
@@ -138,8 +162,8 @@ def alpha_for(alpha: torch.Tensor | None, result: torch.Tensor) -> torch.Tensor 
     return resized.clamp(0.0, 1.0)
 
 
-def mask_from_comfy(mask: torch.Tensor, name: str = "mask", device: torch.device | str | None = None) -> torch.Tensor:
-    """Validate a ComfyUI MASK (``[B, H, W]`` or ``[H, W]``) and return ``[B, 1, H, W]`` float32."""
+def mask_from_bhw(mask: torch.Tensor, name: str = "mask", device: torch.device | str | None = None) -> torch.Tensor:
+    """Validate a mask ``[B, H, W]`` (ComfyUI's MASK) or ``[H, W]``) and return ``[B, 1, H, W]`` float32."""
     if not isinstance(mask, torch.Tensor) or mask.dim() not in (2, 3):
         shape = tuple(mask.shape) if isinstance(mask, torch.Tensor) else type(mask).__name__
         raise InvalidImageError(name, f"expected a MASK [batch, height, width], got {shape}.", "connect a MASK output.")
@@ -152,8 +176,8 @@ def mask_from_comfy(mask: torch.Tensor, name: str = "mask", device: torch.device
     return m.clamp(0.0, 1.0).unsqueeze(1).contiguous()
 
 
-def mask_to_comfy(mask: torch.Tensor, device: torch.device | str | None = None) -> torch.Tensor:
-    """Convert a core mask ``[B, 1, H, W]`` to a ComfyUI MASK ``[B, H, W]`` float32."""
+def mask_to_bhw(mask: torch.Tensor, device: torch.device | str | None = None) -> torch.Tensor:
+    """Convert a core mask ``[B, 1, H, W]`` to ``[B, H, W]`` float32 (ComfyUI's MASK)."""
     out = mask.float().clamp(0.0, 1.0)[:, 0]
     if device is not None:
         out = out.to(device)
@@ -167,7 +191,7 @@ def check_image(x: torch.Tensor, name: str = "image") -> None:
         raise InvalidImageError(
             name,
             f"expected a [batch, channels, height, width] tensor with 1 or 3 channels, got {shape}.",
-            "convert with restorekit.image.from_comfy or restorekit.io.read_image.",
+            "convert with restorekit.image.image_from_bhwc or read a file with restorekit.io.load_image.",
         )
     if not x.is_floating_point():
         raise InvalidImageError(name, f"expected a float tensor in [0, 1], got {x.dtype}.", "divide by 255 (or 65535) first.")

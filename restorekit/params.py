@@ -9,19 +9,19 @@ Conversion of user units to core units (e.g. noise sigma 0-255 -> [0, 1]) happen
 from __future__ import annotations
 
 import inspect
-import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .errors import InvalidParameterError
+from .kinds import KINDS, format_number, kind_of
 
-#: Kinds of inputs. Data inputs (image, mask, psf, model) are converted by the boundary;
-#: value inputs (float, int, bool, choice, string, model_file) by :meth:`Param.to_core`.
-#: ``model`` carries a loaded :class:`restorekit.models.loader.RestorationModel` between nodes;
-#: ``model_file`` names a weights file (ComfyUI: a file in the model folders; CLI: a path).
-DATA_KINDS = ("image", "mask", "psf", "model")
-VALUE_KINDS = ("float", "int", "bool", "choice", "string", "model_file")
+if TYPE_CHECKING:
+    import torch
+
+    from .progress import ProgressCallback
+
+#: Kinds of outputs (every kind of :mod:`restorekit.kinds` except the widget-only ones).
 OUTPUT_KINDS = ("image", "mask", "psf", "model", "float", "int", "string")
 
 NODE_PREFIX = "RK_"
@@ -53,19 +53,19 @@ class Param:
     multiline: bool = False
 
     def __post_init__(self) -> None:
-        if self.kind not in DATA_KINDS + VALUE_KINDS:
-            raise ValueError(f"parameter {self.name!r}: unknown kind {self.kind!r}")
+        kind = kind_of(self.kind)
         if not self.help:
             raise ValueError(f"parameter {self.name!r}: every input needs help text (used as its tooltip)")
         if self.kind == "choice" and self.default not in self.choices:
             raise ValueError(f"parameter {self.name!r}: default {self.default!r} not in {self.choices}")
-        if self.kind in ("float", "int") and self.default is not None:
+        if kind.numeric and self.default is not None:
             if (self.min is not None and self.default < self.min) or (self.max is not None and self.default > self.max):
                 raise ValueError(f"parameter {self.name!r}: default {self.default} outside [{self.min}, {self.max}]")
 
     @property
     def is_data(self) -> bool:
-        return self.kind in DATA_KINDS
+        """A socket connected from another node (image, mask, PSF, model), not a widget value."""
+        return KINDS[self.kind].data
 
     @property
     def tooltip(self) -> str:
@@ -73,76 +73,19 @@ class Param:
         parts = [self.help]
         if self.units:
             parts.append(f"Units: {self.units}.")
-        if self.kind in ("float", "int") and self.min is not None and self.max is not None:
-            parts.append(f"Range {self.min:g} to {self.max:g}.")
+        if KINDS[self.kind].numeric and self.min is not None and self.max is not None:
+            parts.append(f"Range {format_number(self.min)} to {format_number(self.max)}.")
         return " ".join(parts)
 
     def parse(self, text: str) -> Any:
         """Convert a command-line string to this parameter's user-level value."""
-        try:
-            if self.kind == "float":
-                return float(text)
-            if self.kind == "int":
-                return int(text)
-            if self.kind == "bool":
-                lowered = text.strip().lower()
-                if lowered in ("1", "true", "yes", "on"):
-                    return True
-                if lowered in ("0", "false", "no", "off"):
-                    return False
-                raise ValueError(text)
-        except ValueError:
-            raise InvalidParameterError(
-                self.name, f"cannot read {text!r} as {self.kind}.", f"give a {self.kind} value, e.g. {self.default!r}."
-            ) from None
-        return text
+        return KINDS[self.kind].parse(self, text)
 
     def to_core(self, value: Any) -> Any:
-        """Validate a user-level value and convert it to the core's units."""
+        """Validate a user-level value and convert it to the core's units (None = the default)."""
         if self.is_data:
             return value
-        if value is None:
-            value = self.default
-        if self.kind == "bool":
-            if not isinstance(value, bool):
-                raise InvalidParameterError(self.name, f"expected true/false, got {value!r}.", None)
-            return value
-        if self.kind == "choice":
-            if value not in self.choices:
-                raise InvalidParameterError(
-                    self.name, f"{value!r} is not one of the options.", f"choose one of: {', '.join(self.choices)}."
-                )
-            return value
-        if self.kind == "string":
-            if not isinstance(value, str):
-                raise InvalidParameterError(self.name, f"expected text, got {type(value).__name__}.", None)
-            return value
-        if self.kind == "model_file":
-            if not isinstance(value, str) or not value.strip():
-                raise InvalidParameterError(
-                    self.name, "no weights file was chosen.",
-                    "put a .pth/.safetensors file into ComfyUI/models/restorekit (or upscale_models) and pick it, "
-                    "or give a path on the command line.",
-                )
-            return value
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise InvalidParameterError(self.name, f"expected a number, got {value!r}.", None)
-        if not math.isfinite(value):
-            raise InvalidParameterError(self.name, f"{value} is not a finite number.", "give a finite value.")
-        if self.kind == "int":
-            if value != int(value):
-                raise InvalidParameterError(self.name, f"expected a whole number, got {value}.", None)
-            value = int(value)
-        lo, hi = self.min, self.max
-        if (lo is not None and value < lo) or (hi is not None and value > hi):
-            raise InvalidParameterError(
-                self.name,
-                f"{value:g} is outside the allowed range [{lo:g}, {hi:g}]{' ' + self.units if self.units else ''}.",
-                f"give a value between {lo:g} and {hi:g}.",
-            )
-        if self.zero_is_auto and value == 0:
-            return None
-        return value * self.scale if self.scale != 1.0 else value
+        return KINDS[self.kind].check(self, self.default if value is None else value)
 
 
 @dataclass(frozen=True)
@@ -165,8 +108,9 @@ class Operation:
     ``func`` takes one keyword argument per input (core tensors ``[B, C, H, W]`` for images,
     core units for values) plus an optional ``progress`` callback, and returns a dict keyed by
     output name, a tuple in output order, or the value itself when there is one output.
+    ``func`` may be the core function itself when nothing needs adapting; ``bind`` then maps an
+    input's name to the function's keyword (``{"image": "x"}``).
     ``gpu``: the operation runs on torch and may use ComfyUI's GPU; otherwise it gets CPU tensors.
-    ``long_running``: worth a progress bar.
     """
 
     name: str
@@ -179,7 +123,7 @@ class Operation:
     gpu: bool = True
     node_suffix: str | None = None
     combine_inputs: bool = False
-    extra: dict[str, Any] = field(default_factory=dict)
+    bind: dict[str, str] = field(default_factory=dict)
 
     @property
     def node_id(self) -> str:
@@ -197,18 +141,31 @@ class Operation:
         raise KeyError(name)
 
     def check_signature(self) -> None:
-        """Raise if ``func``'s keyword parameters differ from the declared inputs."""
+        """Raise unless ``func`` takes exactly what is declared.
+
+        Every declared input (renamed by ``bind``) must be a keyword of ``func``, and every
+        keyword of ``func`` without a default must be declared; keywords with a default that are
+        not declared keep the core's default (``clamp`` of a core function, say).
+        """
         sig = inspect.signature(self.func)
-        accepted = [n for n in sig.parameters if n != "progress"]
-        declared = [p.name for p in self.inputs]
-        if sorted(accepted) != sorted(declared):
+        accepted = {
+            n: q for n, q in sig.parameters.items()
+            if n != "progress" and q.kind not in (q.VAR_POSITIONAL, q.VAR_KEYWORD)
+        }
+        declared = [self.bind.get(p.name, p.name) for p in self.inputs]
+        unknown = [n for n in declared if n not in accepted]
+        undeclared = [n for n, q in accepted.items() if q.default is q.empty and n not in declared]
+        unused = [n for n in self.bind if n not in {p.name for p in self.inputs}]
+        if unknown or undeclared or unused:
             raise TypeError(
-                f"operation {self.name!r}: function parameters {accepted} do not match declared inputs {declared}"
+                f"operation {self.name!r}: function parameters {list(accepted)} do not match declared inputs "
+                f"{declared} (not in the function: {unknown}; required but not declared: {undeclared}; "
+                f"bind names no input: {unused})"
             )
 
     def call(self, values: dict[str, Any], progress: Callable[[int, int], None] | None = None) -> tuple:
         """Run ``func`` on core-level ``values`` and return the outputs as a tuple in declared order."""
-        kwargs = dict(values)
+        kwargs = {self.bind.get(name, name): value for name, value in values.items()}
         if "progress" in inspect.signature(self.func).parameters:
             kwargs["progress"] = progress
         result = self.func(**kwargs)
@@ -243,31 +200,17 @@ def register(op: Operation) -> Operation:
     return op
 
 
-def operation(
-    name: str,
-    *,
-    display_name: str,
-    category: str,
-    description: str,
-    inputs: list[Param] | tuple[Param, ...],
-    outputs: list[Output] | tuple[Output, ...],
-    **options: Any,
-) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-    """Decorator form of :func:`register` for an operation's adapter function."""
+def declare(name: str, func: Callable[..., Any], **declaration: Any) -> Operation:
+    """Register an operation whose function is ``func`` itself, usually a core function (see
+    :class:`Operation` for the keywords, ``bind`` included)."""
+    return register(Operation(name=name, func=func, **declaration))
+
+
+def operation(name: str, **declaration: Any) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Decorator form of :func:`declare` for an adapter function written for the operation."""
 
     def wrap(func: Callable[..., Any]) -> Callable[..., Any]:
-        register(
-            Operation(
-                name=name,
-                display_name=display_name,
-                category=category,
-                description=description,
-                inputs=tuple(inputs),
-                outputs=tuple(outputs),
-                func=func,
-                **options,
-            )
-        )
+        declare(name, func, **declaration)
         return func
 
     return wrap
@@ -288,25 +231,30 @@ def get_operation(name: str) -> Operation:
     )
 
 
+def run(
+    name: str, *, device: torch.device | str | None = None, progress: ProgressCallback | None = None, **values: Any
+) -> dict[str, Any]:
+    """Run the operation ``name`` from Python and return its outputs by name.
+
+    Images are core tensors ``[B, C, H, W]`` in [0, 1] (C = 1..4; alpha is split off and not
+    returned), parameters are given in the units of the nodes and the CLI (noise sigma in 0-255,
+    0 = automatic) and are validated the same way; missing parameters take their defaults.
+    ``device``: where GPU-capable operations compute (default: where the inputs are).
+    """
+    from .kinds import Context, convert_inputs
+
+    op = get_operation(name)
+    ctx = Context(device=device if op.gpu else "cpu")
+    core, _ = convert_inputs(op, values, ctx, "python")
+    results = op.call(core, progress)
+    if ctx.notes and "report" in (o.name for o in op.outputs):
+        results = tuple("\n".join([str(v), *ctx.notes]) if o.name == "report" else v
+                        for o, v in zip(op.outputs, results, strict=True))
+    return {o.name: v for o, v in zip(op.outputs, results, strict=True)}
+
+
 def all_operations() -> list[Operation]:
     """Every registered operation, in registration order."""
     from . import operations  # noqa: F401
 
     return list(OPERATIONS.values())
-
-
-# ---- shared parameter declarations -------------------------------------------------------
-
-IMAGE = Param("image", "image", help="The image or batch of images to process.")
-
-
-def sigma_param(name: str = "sigma", help: str = "Noise standard deviation. 0 = estimate it from the image.") -> Param:
-    """Noise sigma as users give it (0-255, 0 = auto); the core receives [0, 1] or None."""
-    return Param(
-        name, "float", 0.0, help=help, min=0.0, max=255.0, step=0.5, units="0-255 grey levels", scale=1 / 255,
-        zero_is_auto=True,
-    )
-
-
-def seed_param() -> Param:
-    return Param("seed", "int", 0, help="Random seed; the same seed gives the same result.", min=0, max=2**31 - 1)

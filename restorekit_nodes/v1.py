@@ -4,51 +4,21 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..restorekit.kinds import KINDS
 from ..restorekit.params import Operation, Param, all_operations
 from .comfy_bridge import devices, progress_callback
 from .model_files import model_file_choices
 from .runner import run_operation
 
-#: ComfyUI socket type of each declared kind.
-COMFY_TYPES = {
-    "image": "IMAGE",
-    "mask": "MASK",
-    "psf": "RK_PSF",
-    "model": "RK_RESTORATION_MODEL",
-    "float": "FLOAT",
-    "int": "INT",
-    "bool": "BOOLEAN",
-    "string": "STRING",
-}
-
 
 def input_spec(p: Param) -> tuple:
-    """The ``INPUT_TYPES`` entry of one parameter."""
-    options: dict[str, Any] = {"tooltip": p.tooltip}
+    """The ``INPUT_TYPES`` entry of one parameter: (type or list of choices, options)."""
+    kind = KINDS[p.kind]
+    options = {"tooltip": p.tooltip, **kind.widget(p, model_file_choices)}
     if p.advanced:
         options["advanced"] = True
-    if p.kind == "choice":
-        options["default"] = p.default
-        return (list(p.choices), options)
-    if p.kind == "model_file":
-        return (model_file_choices(), options)
-    if p.kind in ("float", "int"):
-        options["default"] = p.default
-        for key in ("min", "max", "step"):
-            value = getattr(p, key)
-            if value is not None:
-                options[key] = value
-        if p.kind == "float":
-            options.setdefault("step", 0.01)
-            options["round"] = False
-        if p.name == "seed":
-            options["control_after_generate"] = True
-    elif p.kind == "bool":
-        options["default"] = bool(p.default)
-    elif p.kind == "string":
-        options["default"] = p.default or ""
-        options["multiline"] = p.multiline
-    return (COMFY_TYPES[p.kind], options)
+    choices = options.pop("options", None)
+    return (kind.comfy_type if choices is None else choices, options)
 
 
 def input_types(op: Operation) -> dict[str, dict[str, tuple]]:
@@ -75,7 +45,7 @@ def make_node_class(op: Operation) -> type:
         {
             "__doc__": op.description,
             "INPUT_TYPES": classmethod(lambda cls: input_types(op)),
-            "RETURN_TYPES": tuple(COMFY_TYPES[o.kind] for o in op.outputs),
+            "RETURN_TYPES": tuple(KINDS[o.kind].comfy_type for o in op.outputs),
             "RETURN_NAMES": tuple(o.name for o in op.outputs),
             "OUTPUT_TOOLTIPS": tuple(o.help for o in op.outputs),
             "FUNCTION": "execute",

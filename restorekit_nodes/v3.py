@@ -9,41 +9,20 @@ from typing import Any
 
 from comfy_api.latest import ComfyExtension, io
 
+from ..restorekit.kinds import KINDS, Kind
 from ..restorekit.params import Operation, Param, all_operations
 from .model_files import model_file_choices
 from .v1 import execute_in_comfy
 
-_PSF = io.Custom("RK_PSF")
-_MODEL = io.Custom("RK_RESTORATION_MODEL")
+
+def _io_type(kind: Kind) -> Any:
+    """The ``comfy_api.latest.io`` class of a kind (custom socket types by their name)."""
+    return io.Custom(kind.comfy_type) if kind.v3_class == "Custom" else getattr(io, kind.v3_class)
 
 
 def _input(p: Param) -> io.Input:
-    common = {"optional": p.optional, "tooltip": p.tooltip}
-    if p.kind == "image":
-        return io.Image.Input(p.name, **common)
-    if p.kind == "mask":
-        return io.Mask.Input(p.name, **common)
-    if p.kind == "psf":
-        return _PSF.Input(p.name, **common)
-    if p.kind == "model":
-        return _MODEL.Input(p.name, **common)
-    if p.kind == "model_file":
-        return io.Combo.Input(p.name, options=model_file_choices(), **common)
-    if p.kind == "float":
-        return io.Float.Input(p.name, default=p.default, min=p.min, max=p.max, step=p.step or 0.01, round=False, **common)
-    if p.kind == "int":
-        return io.Int.Input(
-            p.name, default=p.default, min=p.min, max=p.max, step=p.step, control_after_generate=p.name == "seed" or None,
-            **common,
-        )
-    if p.kind == "bool":
-        return io.Boolean.Input(p.name, default=bool(p.default), **common)
-    if p.kind == "choice":
-        return io.Combo.Input(p.name, options=list(p.choices), default=p.default, **common)
-    return io.String.Input(p.name, default=p.default or "", multiline=p.multiline, **common)
-
-
-_OUTPUTS = {"image": io.Image, "mask": io.Mask, "psf": _PSF, "model": _MODEL, "float": io.Float, "int": io.Int, "string": io.String}
+    kind = KINDS[p.kind]
+    return _io_type(kind).Input(p.name, optional=p.optional, tooltip=p.tooltip, **kind.widget(p, model_file_choices))
 
 
 def make_node_class(op: Operation) -> type[io.ComfyNode]:
@@ -57,7 +36,9 @@ def make_node_class(op: Operation) -> type[io.ComfyNode]:
             description=op.description,
             inputs=[_input(p) for p in op.inputs],
             # V3 wants output ids distinct from input ids; the shown name stays the declared one.
-            outputs=[_OUTPUTS[o.kind].Output(f"out_{o.name}", display_name=o.name, tooltip=o.help) for o in op.outputs],
+            outputs=[
+                _io_type(KINDS[o.kind]).Output(f"out_{o.name}", display_name=o.name, tooltip=o.help) for o in op.outputs
+            ],
         )
 
     def execute(cls, **kwargs: Any) -> io.NodeOutput:

@@ -1,120 +1,80 @@
-"""Shared helpers for tests and benchmarks: benchmark images, noise with fixed seeds, PSNR.
+"""Shared helpers for tests: benchmark images, noise with fixed seeds, PSNR.
 
-The standard sets live in ``../shared/datasets`` next to the repository (override with the
-environment variable ``RESTOREKIT_DATASETS``). When they are missing, quality tests skip,
-unless ``RESTOREKIT_REQUIRE_DATASETS=1`` or ``CI=true`` (set by CI), which turn the skip into a failure.
+The dataset lookup and the protocol (loading, noise, PSNR, blur) live in :mod:`restorekit.datasets`,
+shared with ``bench/``; this module re-exports them under the names the tests use and adds the
+test-only policy: when the standard sets are missing (see :mod:`restorekit.datasets` for where they
+are looked for; override with ``RESTOREKIT_DATASETS``), quality tests skip, unless
+``RESTOREKIT_REQUIRE_DATASETS=1`` or ``CI=true`` (set by CI), which turn the skip into a failure.
 """
 
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
 import numpy as np
 import pytest
 import torch
-from PIL import Image
+
+from restorekit import datasets as _ds
+from restorekit.datasets import add_noise, blur, blur_and_noise, psnr, smooth_random
+from restorekit.errors import DatasetNotFoundError
+
+__all__ = [
+    "REPO",
+    "add_noise",
+    "blur",
+    "blur_and_noise",
+    "datasets_dir",
+    "image_paths",
+    "levin_kernels",
+    "load",
+    "load_set",
+    "psnr",
+    "smooth_random",
+]
 
 REPO = Path(__file__).resolve().parents[1]
 
+T = TypeVar("T")
+
+
+def _datasets_required() -> bool:
+    return os.environ.get("RESTOREKIT_REQUIRE_DATASETS") == "1" or os.environ.get("CI", "").lower() == "true"
+
+
+def _or_skip(fn: Callable[..., T], *args, **kwargs) -> T:
+    """``fn(*args, **kwargs)``; a missing dataset skips the test (a failure under CI / REQUIRE_DATASETS)."""
+    try:
+        return fn(*args, **kwargs)
+    except DatasetNotFoundError as exc:
+        if _datasets_required():
+            raise
+        pytest.skip(str(exc))
+
 
 def datasets_dir() -> Path:
-    """The folder holding Set12, BSD68, CBSD68, … (see module docstring)."""
-    env = os.environ.get("RESTOREKIT_DATASETS")
-    candidates = [Path(env)] if env else []
-    candidates += [REPO.parent / "shared" / "datasets", REPO / ".data"]
-    for path in candidates:
-        if (path / "Set12").is_dir():
-            return path
-    message = f"benchmark datasets not found (looked in {', '.join(map(str, candidates))})"
-    if os.environ.get("RESTOREKIT_REQUIRE_DATASETS") == "1" or os.environ.get("CI", "").lower() == "true":
-        raise FileNotFoundError(message)
-    pytest.skip(message)
+    """The folder holding Set12, BSD68, CBSD68, … (see :mod:`restorekit.datasets`)."""
+    return _or_skip(_ds.datasets_dir)
 
 
 def image_paths(set_name: str) -> list[Path]:
     """Sorted image files of a benchmark set (e.g. ``"Set12"``)."""
-    folder = datasets_dir() / set_name
-    return sorted(p for p in folder.iterdir() if p.suffix.lower() in (".png", ".bmp", ".tif", ".jpg"))
+    return _or_skip(_ds.image_paths, set_name)
 
 
 def load(path: Path | str, gray: bool | None = None) -> torch.Tensor:
-    """An 8-bit image file as a core tensor ``[1, C, H, W]`` float32 in [0, 1].
-
-    ``gray=True`` converts to one channel (BT.601 luma, rounded like Pillow), ``False`` to RGB.
-    """
-    im = Image.open(path)
-    if gray is True:
-        im = im.convert("L")
-    elif gray is False or im.mode not in ("L", "RGB"):
-        im = im.convert("RGB")
-    arr = np.asarray(im, dtype=np.float32) / 255.0
-    if arr.ndim == 2:
-        arr = arr[:, :, None]
-    return torch.from_numpy(arr).permute(2, 0, 1).unsqueeze(0).contiguous()
+    """An 8-bit image file as a core tensor ``[1, C, H, W]`` float32 in [0, 1] (:func:`restorekit.datasets.load_image`)."""
+    return _ds.load_image(path, gray)
 
 
 def load_set(set_name: str, names: list[str] | None = None, gray: bool | None = None) -> list[torch.Tensor]:
     """Images of a set (all, or those whose file stem is in ``names``)."""
-    paths = image_paths(set_name)
-    if names is not None:
-        paths = [p for p in paths if p.stem in names]
-    return [load(p, gray) for p in paths]
-
-
-def add_noise(clean: torch.Tensor, sigma255: float, seed: int = 0) -> torch.Tensor:
-    """Clean image plus white Gaussian noise of std ``sigma255 / 255``, from a fixed seed.
-
-    Not clipped, as in the standard (KAIR/DPIR) protocol; clip before handing the result
-    to an operation that requires [0, 1] input.
-    """
-    gen = torch.Generator().manual_seed(seed)
-    noise = torch.randn(clean.shape, generator=gen, dtype=torch.float32) * (sigma255 / 255.0)
-    return clean + noise.to(clean.device)
-
-
-def psnr(result: torch.Tensor, clean: torch.Tensor) -> float:
-    """PSNR in dB of a result against the clean image, after clipping and 8-bit quantisation."""
-    a = (result.detach().float().cpu().clamp(0, 1) * 255).round()
-    b = (clean.detach().float().cpu().clamp(0, 1) * 255).round()
-    mse = torch.mean((a - b) ** 2).item()
-    return float("inf") if mse == 0 else 10 * np.log10(255.0**2 / mse)
+    return _or_skip(_ds.load_set, set_name, names, gray)
 
 
 def levin_kernels() -> list[np.ndarray]:
     """The 8 Levin et al. (2009) blur kernels, float64, each summing to 1."""
-    import h5py
-
-    out = []
-    with h5py.File(datasets_dir() / "DeblurKernels" / "Levin09.mat", "r") as f:
-        refs = f["kernels"]
-        for ref in np.asarray(refs).ravel():
-            k = np.asarray(f[ref], dtype=np.float64).T
-            out.append(k / k.sum())
-    return out
-
-
-def smooth_random(b: int = 1, c: int = 3, h: int = 32, w: int = 40, seed: int = 0,
-                  dtype: torch.dtype = torch.float32) -> torch.Tensor:
-    """A seeded random batch ``[b, c, h, w]``, lightly smoothed (3x3 mean) and kept inside [0.1, 0.9]."""
-    gen = torch.Generator().manual_seed(seed)
-    x = torch.rand(b, c, h, w, generator=gen, dtype=torch.float64)
-    x = torch.nn.functional.avg_pool2d(x, 3, 1, 1, count_include_pad=False)
-    return (0.1 + 0.8 * x).to(dtype)
-
-
-def blur(x: torch.Tensor, kernel: np.ndarray, mode: str = "reflect") -> torch.Tensor:
-    """Reference blur: ``scipy.ndimage.convolve`` of every image and channel (float64) with ``kernel``.
-
-    ``mode`` is scipy's boundary rule ("reflect", "nearest", "wrap", …).
-    """
-    import scipy.ndimage as ndi
-
-    arr = x.double().numpy()
-    out = np.stack([np.stack([ndi.convolve(img[ch], kernel, mode=mode) for ch in range(arr.shape[1])]) for img in arr])
-    return torch.from_numpy(out).float()
-
-
-def blur_and_noise(clean: torch.Tensor, kernel: np.ndarray, seed: int, sigma255: float = 2.55) -> torch.Tensor:
-    """The deblurring protocol of the tests: non-circular ("reflect") blur, white noise, clipped to [0, 1]."""
-    return add_noise(blur(clean, kernel, "reflect"), sigma255, seed=seed).clamp(0, 1)
+    return _or_skip(_ds.levin_kernels)

@@ -88,14 +88,16 @@ def test_demo_writes_outputs_and_improves_psnr(tmp_path, capsys):
 def test_make_psf_writes_a_kernel_that_psf_reads_back(noisy_files, tmp_path, capsys):
     import torch
 
-    from restorekit.cli import parse_psf
     from restorekit.deblur.psf import motion_psf
+    from restorekit.kinds import KINDS, Context
+    from restorekit.params import get_operation
 
     assert main(["run", "make_psf", "-o", str(tmp_path / "motion.png"), "--shape", "motion", "--length", "9.5",
                  "--angle", "30"]) == 0
     kernel_file = tmp_path / "motion_psf.tif"
     assert kernel_file.is_file() and (tmp_path / "motion.png").is_file()
-    read_back = parse_psf(str(kernel_file), torch.device("cpu")).kernel
+    psf_input = get_operation("richardson_lucy").param("psf")
+    read_back = KINDS["psf"].from_text(psf_input, str(kernel_file), Context()).kernel  # as `--psf FILE` reads it
     expected = motion_psf(9.5, 30).kernel
     ph, pw = (expected.shape[0] - read_back.shape[0]) // 2, (expected.shape[1] - read_back.shape[1]) // 2
     assert torch.allclose(torch.nn.functional.pad(read_back, (pw, pw, ph, ph)), expected, atol=1e-6)

@@ -4,13 +4,13 @@ import torch
 from restorekit.errors import AlgorithmError, InvalidImageError
 from restorekit.image import (
     check_image,
-    from_comfy,
     from_numpy,
-    mask_from_comfy,
-    mask_to_comfy,
+    image_from_bhwc,
+    image_to_bhwc,
+    mask_from_bhw,
+    mask_to_bhw,
     match_batch,
     match_channels,
-    to_comfy,
     to_numpy,
 )
 
@@ -18,29 +18,29 @@ from restorekit.image import (
 @pytest.mark.parametrize("channels", [1, 2, 3, 4])
 def test_round_trip_keeps_pixels_and_alpha(channels):
     x = torch.rand(2, 5, 7, channels)
-    split = from_comfy(x)
+    split = image_from_bhwc(x)
     assert split.pixels.shape == (2, channels - (channels in (2, 4)), 5, 7)
     assert split.pixels.is_contiguous() and split.pixels.dtype == torch.float32
     assert (split.alpha is not None) == (channels in (2, 4))
-    back = to_comfy(split.pixels, split.alpha)
+    back = image_to_bhwc(split.pixels, split.alpha)
     assert back.shape == x.shape and back.is_contiguous()
     assert torch.equal(back, x)
 
 
 def test_three_dimensional_image_is_a_batch_of_one():
-    assert from_comfy(torch.rand(4, 4, 3)).pixels.shape == (1, 3, 4, 4)
+    assert image_from_bhwc(torch.rand(4, 4, 3)).pixels.shape == (1, 3, 4, 4)
 
 
 def test_non_contiguous_and_half_input():
     x = torch.rand(1, 3, 8, 8).permute(0, 2, 3, 1)  # non-contiguous [B,H,W,C] view
     assert not x.is_contiguous()
-    out = from_comfy(x.half())
+    out = image_from_bhwc(x.half())
     assert out.pixels.dtype == torch.float32 and out.pixels.is_contiguous()
 
 
 def test_values_are_clamped_to_unit_range():
     x = torch.tensor([[[[-0.5], [1.5]]]])
-    assert from_comfy(x).pixels.flatten().tolist() == [0.0, 1.0]
+    assert image_from_bhwc(x).pixels.flatten().tolist() == [0.0, 1.0]
 
 
 @pytest.mark.parametrize(
@@ -57,27 +57,27 @@ def test_values_are_clamped_to_unit_range():
 )
 def test_bad_images_are_rejected_with_a_message(bad, message):
     with pytest.raises(InvalidImageError, match=message) as info:
-        from_comfy(bad, "my_input")
+        image_from_bhwc(bad, "my_input")
     assert "my_input" in str(info.value)
 
 
 def test_to_comfy_rejects_nan_results():
     with pytest.raises(AlgorithmError, match="NaN"):
-        to_comfy(torch.full((1, 3, 2, 2), float("nan")))
+        image_to_bhwc(torch.full((1, 3, 2, 2), float("nan")))
 
 
 def test_to_comfy_size_change_with_alpha_is_an_error():
     with pytest.raises(AlgorithmError, match="alpha"):
-        to_comfy(torch.rand(1, 3, 4, 4), torch.rand(1, 1, 2, 2))
+        image_to_bhwc(torch.rand(1, 3, 4, 4), torch.rand(1, 1, 2, 2))
 
 
 def test_masks():
-    m = mask_from_comfy(torch.rand(2, 5, 6))
+    m = mask_from_bhw(torch.rand(2, 5, 6))
     assert m.shape == (2, 1, 5, 6)
-    assert mask_from_comfy(torch.rand(5, 6)).shape == (1, 1, 5, 6)
-    assert mask_to_comfy(m).shape == (2, 5, 6)
+    assert mask_from_bhw(torch.rand(5, 6)).shape == (1, 1, 5, 6)
+    assert mask_to_bhw(m).shape == (2, 5, 6)
     with pytest.raises(InvalidImageError):
-        mask_from_comfy(torch.rand(1, 2, 3, 4))
+        mask_from_bhw(torch.rand(1, 2, 3, 4))
 
 
 def test_check_image():

@@ -3,7 +3,8 @@ import math
 import pytest
 
 from restorekit.errors import InvalidParameterError
-from restorekit.params import Operation, Output, Param, all_operations, get_operation, sigma_param
+from restorekit.operations.common import sigma_param
+from restorekit.params import Operation, Output, Param, all_operations, get_operation
 
 
 def test_sigma_is_converted_once_and_zero_means_auto():

@@ -53,26 +53,29 @@ noise PSDs are derived from the RGB ones by the backend. ``sigma`` None = estima
 channel on the blurred input (:func:`restorekit.quality.noise.estimate_sigma`), at least half a
 grey level.
 
-Backends: ``restorekit`` (our torch BM3D, :func:`restorekit.denoise.bm3d.bm3d_denoise`, any
-device) or ``reference`` (the optional ``bm3d`` package through
-:func:`restorekit.denoise.bm3d_reference.bm3d_denoise_reference`, CPU; the package's own
-``bm3d_deblurring`` is not used).
+Backends: both BM3D steps go through :func:`restorekit.denoise.bm3d.bm3d_denoise` with the same
+``backend=`` (:mod:`restorekit.denoise.bm3d.dispatch`): ``auto`` (default; ``restorekit`` is the
+same) and ``torch`` run our BM3D on any device (the noise here is correlated, so ``auto`` runs
+the torch path: the fused kernels handle white noise only, and ``fused`` is refused up front);
+``reference`` runs the optional ``bm3d`` package (CPU; the package's own ``bm3d_deblurring`` is
+not used).
 """
 
 from __future__ import annotations
 
+import functools
 import math
-from collections.abc import Callable
 
 import torch
 
+from ..denoise.bm3d.dispatch import bm3d_denoise, resolve_backend
+from ..denoise.bm3d.options import check_options, sigma_per_channel
 from ..errors import InvalidParameterError
 from ..image import check_image
 from ..progress import ProgressCallback, report
 from .fft import deconvolution_canvas, periodic_extension
 from .psf import PSF
 
-BACKENDS = ("restorekit", "reference")
 EDGE_MODES = ("extrapolate", "replicate", "reflect", "periodic")
 
 #: Regularisation of the inverse (Tikhonov) and of the Wiener inverse, Dabov et al. 2008.
@@ -82,8 +85,6 @@ ALPHA_RWI = 5e-3
 RI_PIXELS = 256 * 256
 #: Smallest noise sigma used ([0, 1] units): half an 8-bit grey level.
 SIGMA_FLOOR = 0.5 / 255
-
-Denoiser = Callable[..., torch.Tensor]
 
 
 def _otf(kernel: torch.Tensor, shape: tuple[int, int]) -> torch.Tensor:
@@ -95,22 +96,7 @@ def _otf(kernel: torch.Tensor, shape: tuple[int, int]) -> torch.Tensor:
     return torch.fft.fft2(grid)
 
 
-def _denoiser(backend: str) -> Denoiser:
-    if backend == "reference":
-        from ..denoise.bm3d_reference import bm3d_denoise_reference, load_reference
-
-        load_reference()  # fail now, not after the first steps, when the package is missing
-        return bm3d_denoise_reference
-    from ..denoise.bm3d import bm3d_denoise
-
-    return bm3d_denoise
-
-
-def _check(sigma: float | torch.Tensor | None, backend: str, edges: str, alpha_ri: float, alpha_rwi: float) -> None:
-    if backend not in BACKENDS:
-        raise InvalidParameterError(
-            "backend", f"unknown backend {backend!r}.", f"choose one of: {', '.join(BACKENDS)}."
-        )
+def _check(edges: str, alpha_ri: float, alpha_rwi: float) -> None:
     if edges not in EDGE_MODES:
         raise InvalidParameterError(
             "edges", f"unknown edge mode {edges!r}.", f"choose one of: {', '.join(EDGE_MODES)}."
@@ -118,14 +104,6 @@ def _check(sigma: float | torch.Tensor | None, backend: str, edges: str, alpha_r
     for name, value in (("alpha_ri", alpha_ri), ("alpha_rwi", alpha_rwi)):
         if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value <= 0:
             raise InvalidParameterError(name, f"must be a finite number > 0, got {value!r}.", "keep the default.")
-    if (
-        sigma is not None
-        and not isinstance(sigma, torch.Tensor)
-        and (isinstance(sigma, bool) or not isinstance(sigma, (int, float)) or not math.isfinite(sigma) or sigma < 0)
-    ):
-        raise InvalidParameterError(
-            "sigma", f"must be a number >= 0 in [0, 1] units or None (estimate), got {sigma!r}.", "try 2.55/255."
-        )
 
 
 def _first_estimate(y: torch.Tensor, psf: PSF, sigma: float | torch.Tensor | None) -> torch.Tensor:
@@ -141,8 +119,6 @@ def _first_estimate(y: torch.Tensor, psf: PSF, sigma: float | torch.Tensor | Non
 
 def noise_sigma(x: torch.Tensor, sigma: float | torch.Tensor | None) -> torch.Tensor:
     """The noise std used per image and channel, ``[B, C]`` float32 (given or estimated, floored)."""
-    from ..denoise.bm3d_reference import sigma_per_channel
-
     return sigma_per_channel(x, sigma).clamp_min(SIGMA_FLOOR)
 
 
@@ -153,7 +129,7 @@ def bm3d_deblur(
     sigma: float | torch.Tensor | None = None,
     profile: str = "np",
     color_space: str = "opp",
-    backend: str = "restorekit",
+    backend: str = "auto",
     edges: str = "extrapolate",
     alpha_ri: float = ALPHA_RI,
     alpha_rwi: float = ALPHA_RWI,
@@ -163,9 +139,11 @@ def bm3d_deblur(
 
     ``sigma``: std of the white noise in [0, 1] units (float, ``[B]`` or ``[B, C]`` tensor; None =
     estimate per image and channel). ``profile`` (BM3D profile: np, refilter, vn, high, lc, deb)
-    and ``color_space`` (opp, ycbcr) go to both BM3D steps. ``backend``: ``restorekit`` or
-    ``reference`` (needs the optional ``bm3d`` package). ``edges``: ``extrapolate`` (default; a
-    first Richardson–Lucy estimate continues the scene beyond the frame) | ``replicate`` |
+    and ``color_space`` (opp, ycbcr) go to both BM3D steps, and so does ``backend`` (as in
+    :func:`restorekit.denoise.bm3d.bm3d_denoise`: ``auto``, ``torch``, ``reference`` (needs the
+    optional ``bm3d`` package); ``fused`` is refused, the noise being correlated). ``edges``:
+    ``extrapolate`` (default; a first Richardson–Lucy estimate continues the scene beyond the
+    frame) | ``replicate`` |
     ``reflect`` | ``periodic`` (see the module docstring). ``alpha_ri`` / ``alpha_rwi``: the
     regularisation constants. ``progress(done, 4)`` after each of the four steps. Returns the same
     shape, dtype and device, values in [0, 1] (both BM3D backends clip).
@@ -173,12 +151,11 @@ def bm3d_deblur(
     check_image(x)
     if not isinstance(psf, PSF):
         raise InvalidParameterError("psf", f"expected a PSF, got {type(psf).__name__}.", "build one with Make PSF.")
-    _check(sigma, backend, edges, alpha_ri, alpha_rwi)
-    from ..denoise.bm3d_reference import check_options
-
     check_options(profile, "all", color_space)
-    denoise = _denoiser(backend)
-    s = noise_sigma(x, sigma)  # [B, C]
+    _check(edges, alpha_ri, alpha_rwi)
+    s = noise_sigma(x, sigma)  # [B, C]: the one sigma validator
+    # fail now, not after the first steps (e.g. when the reference package is missing)
+    denoise = functools.partial(bm3d_denoise, backend=resolve_backend(backend, x.device, white_noise=False))
     var = (s * s)[..., None, None]
 
     h, w = x.shape[-2:]

@@ -80,12 +80,6 @@ def psf_to_otf(kernel: torch.Tensor, shape: tuple[int, int]) -> torch.Tensor:
     return torch.fft.rfft2(grid)
 
 
-def fft_filter(x: torch.Tensor, transfer: torch.Tensor) -> torch.Tensor:
-    """Multiply the spectrum of ``x`` ``[..., H, W]`` by ``transfer`` ``[H, W // 2 + 1]`` (circularly)."""
-    size = x.shape[-2:]
-    return torch.fft.irfft2(torch.fft.rfft2(x) * transfer, s=size)
-
-
 def gradient_transfer(shape: tuple[int, int], device: torch.device, dtype: torch.dtype = torch.float32) -> torch.Tensor:
     """``|Dx|^2 + |Dy|^2`` of the forward-difference operators on an FFT grid (real-FFT half spectrum).
 

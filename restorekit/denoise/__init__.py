@@ -1,0 +1,16 @@
+"""Classical and automatic denoisers: wavelet shrinkage, non-local means, BM3D/CBM3D, Auto-Denoise, auto-tuning.
+
+The functions are imported on first use (:mod:`restorekit.lazy`).
+"""
+
+from ..lazy import lazy_exports
+
+_EXPORTS = {
+    "wavelet_denoise": ".wavelet",
+    "nlm_denoise": ".nlm",
+    "bm3d_denoise": ".bm3d",
+    "auto_denoise": ".auto",
+    "autotune_denoiser": ".autotune",
+}
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
+__all__ = list(_EXPORTS)

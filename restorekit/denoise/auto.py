@@ -241,11 +241,11 @@ def _run(method: str, x: torch.Tensor, sigmas: list, seed: int, progress: Progre
     if method == "n2v":
         from ..learned.n2v import noise2void
 
-        out, info = noise2void(x, seed=seed, progress=progress)
+        out, info = noise2void(x, seed=seed, return_info=True, progress=progress)
         return out, _training_note(info)
     from ..learned.dip import deep_image_prior
 
-    out, info = deep_image_prior(x, seed=seed, progress=progress)
+    out, info = deep_image_prior(x, seed=seed, return_info=True, progress=progress)
     return out, _training_note(info)
 
 
@@ -262,8 +262,9 @@ def auto_denoise(
     method: str = "auto",
     prefer: str = "balanced",
     seed: int = 0,
+    return_info: bool = False,
     progress: ProgressCallback | None = None,
-) -> tuple[torch.Tensor, list[AutoChoice]]:
+) -> torch.Tensor | tuple[torch.Tensor, list[AutoChoice]]:
     """Analyse the noise of every image of ``x`` ``[B, C, H, W]`` (float in [0, 1], C = 1 or 3), choose a
     denoiser per image (module docstring) and apply it.
 
@@ -272,11 +273,13 @@ def auto_denoise(
             forcing one that is not installed raises :class:`MissingDependencyError`.
         prefer: ``"quality"``, ``"balanced"`` or ``"fast"`` (see the decision rule).
         seed: seed for the learned methods (N2V, DIP).
+        return_info: also return the choice made for each image (see Returns).
         progress: called with ``(done, total)``; every image group counts 100 steps.
 
     Returns:
-        ``(denoised batch, one AutoChoice per image)``. Never the input unchanged: even a clean image
-        gets the gentle pass, and its choice says why. :func:`format_report` makes the report text.
+        The denoised batch; with ``return_info=True``, ``(denoised batch, one AutoChoice per image)``.
+        Never the input unchanged: even a clean image gets the gentle pass, and its choice says why.
+        :func:`format_report` makes the report text from the choices.
     """
     check_image(x, "image")
     if method not in METHODS:
@@ -333,7 +336,8 @@ def auto_denoise(
                 choices[i].extra["training"] = note
         out[idx] = res.float()
         report(progress, 100 * (g + 1), total)
-    return out.clamp_(0, 1).to(x.dtype), choices
+    out = out.clamp_(0, 1).to(x.dtype)
+    return (out, choices) if return_info else out
 
 
 def format_report(choices: list[AutoChoice]) -> str:

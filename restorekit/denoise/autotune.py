@@ -329,8 +329,9 @@ def autotune_denoiser(
     masks: int = 4,
     fill: str = "mean",
     criterion: str = "auto",
+    return_info: bool = False,
     progress: ProgressCallback | None = None,
-) -> AutotuneResult:
+) -> torch.Tensor | tuple[torch.Tensor, AutotuneResult]:
     """Denoise ``x`` ``[B, C, H, W]`` (float in [0, 1], C = 1 or 3) with parameters chosen per image by
     minimising the Noise2Self J-invariant loss (see the module docstring).
 
@@ -347,11 +348,13 @@ def autotune_denoiser(
             ``"sure"`` (Monte-Carlo SURE, unbiased for the full denoiser under white Gaussian noise; it
             uses the estimated noise sigma even when ``sigma`` is given) or ``"auto"``: SURE when every
             image's noise analyses as white Gaussian (or clean), else Noise2Self.
+        return_info: also return the :class:`AutotuneResult` (see Returns).
         progress: called with ``(done, total)`` after each candidate evaluation and the final pass.
 
     Returns:
-        :class:`AutotuneResult` with the denoised batch (same shape/dtype/device), the chosen
-        parameters per image and the loss table.
+        The denoised batch (same shape/dtype/device). With ``return_info=True``, ``(image, result)``:
+        ``result`` is the :class:`AutotuneResult` with that same denoised batch (``result.image``), the
+        chosen parameters per image and the loss table (``parameters_text()``, ``report()``).
     """
     check_image(x, "image")
     _check(method, density, stride, masks, sigma, fill)
@@ -422,7 +425,7 @@ def autotune_denoiser(
     done += 1
     report(progress, done, total)
     params = [{**p, "sigma": sigmas[i]} for i, p in enumerate(chosen)]
-    return AutotuneResult(
+    result = AutotuneResult(
         image=out.clamp(0, 1).to(x.dtype),
         method=method,
         params=params,
@@ -430,3 +433,4 @@ def autotune_denoiser(
         sigma=sigmas,
         criterion=criterion,
     )
+    return (result.image, result) if return_info else result.image

@@ -269,7 +269,7 @@ def _nlm_group(
     return torch.where(den.unsqueeze(1) > 0, out, x)
 
 
-def nlm_denoise_with_info(
+def nlm_denoise(
     x: torch.Tensor,
     *,
     sigma: float | Sequence[float] | torch.Tensor | None = None,
@@ -280,9 +280,43 @@ def nlm_denoise_with_info(
     color_mode: str = "joint",
     center_weight: str = "one",
     memory_budget: int | None = None,
+    return_info: bool = False,
     progress: ProgressCallback | None = None,
-) -> tuple[torch.Tensor, list[NlmSettings]]:
-    """Like :func:`nlm_denoise`, also returning the settings used for each image."""
+) -> torch.Tensor | tuple[torch.Tensor, list[NlmSettings]]:
+    """Pixelwise non-local means denoising of ``x`` ``[B, C, H, W]`` in [0, 1] (C = 1 or 3).
+
+    Weights ``exp(-max(d^2 - 2 sigma^2, 0) / h^2)`` with ``d^2`` the mean squared difference
+    between the two patches over their pixels and channels (IPOL 2011 weighting, flat patch
+    kernel, pixelwise aggregation; see the module docstring).
+
+    Args:
+        sigma: noise standard deviation in [0, 1] units (one value or one per image); None =
+            estimate it per image (Donoho's wavelet MAD, averaged over channels). 0 is allowed
+            and turns off the ``2 sigma^2`` offset.
+        h: filtering parameter in [0, 1] units (> 0; one value or one per image); None = automatic,
+            ``h = c * sigma`` with ``c`` from the tuned table (see :func:`auto_settings`).
+        strength: multiplier on the automatic ``h`` (1 = tuned default); ignored when ``h`` is given.
+        patch_size: odd patch side in pixels (1-35); None = automatic by noise level.
+        search_radius: half-width of the search window in pixels (0-50; window side
+            ``2 * r + 1``); None = automatic. 0 returns the input.
+        color_mode: ``"joint"`` (RGB patch distances averaged over channels) or ``"luma"``
+            (weights from BT.601 luma patches, applied to all channels). ``sigma`` is always the
+            per-channel noise level; the luma is taken to carry ``0.669 * sigma`` (i.i.d. channel
+            noise), and a given ``h`` applies to luma distances. Gray images ignore it.
+        center_weight: ``"one"`` (the pixel's own weight is 1, the formula's value) or ``"max"``
+            (the largest weight of the other pixels of the window, the original paper's rule).
+        memory_budget: bytes of temporaries per chunk of offsets (default 128 MiB on CPU, 1 GiB
+            on CUDA); larger chunks mean fewer, bigger steps. Images too large for it at one
+            offset are processed in bands of rows (same result).
+        return_info: also return the settings used for each image (see Returns).
+        progress: called with ``(offsets done, offsets total)`` after each chunk of offsets.
+
+    Returns:
+        The denoised batch, same shape, dtype and device as ``x``. Patch size and search radius
+        are clamped to the image size (a 1x1 image is returned unchanged). With
+        ``return_info=True``, ``(image, settings)``: ``settings`` is a list of one
+        :class:`NlmSettings` per image, the settings that image was denoised with.
+    """
     check_image(x, "image")
     if color_mode not in COLOR_MODES:
         raise InvalidParameterError(
@@ -387,63 +421,5 @@ def nlm_denoise_with_info(
         else:
             done += n_off * len(starts)
             report(progress, done, total)
-    return out.to(x.dtype), settings
-
-
-def nlm_denoise(
-    x: torch.Tensor,
-    *,
-    sigma: float | Sequence[float] | torch.Tensor | None = None,
-    h: float | Sequence[float] | torch.Tensor | None = None,
-    strength: float = 1.0,
-    patch_size: int | None = None,
-    search_radius: int | None = None,
-    color_mode: str = "joint",
-    center_weight: str = "one",
-    memory_budget: int | None = None,
-    progress: ProgressCallback | None = None,
-) -> torch.Tensor:
-    """Pixelwise non-local means denoising of ``x`` ``[B, C, H, W]`` in [0, 1] (C = 1 or 3).
-
-    Weights ``exp(-max(d^2 - 2 sigma^2, 0) / h^2)`` with ``d^2`` the mean squared difference
-    between the two patches over their pixels and channels (IPOL 2011 weighting, flat patch
-    kernel, pixelwise aggregation; see the module docstring).
-
-    Args:
-        sigma: noise standard deviation in [0, 1] units (one value or one per image); None =
-            estimate it per image (Donoho's wavelet MAD, averaged over channels). 0 is allowed
-            and turns off the ``2 sigma^2`` offset.
-        h: filtering parameter in [0, 1] units (> 0; one value or one per image); None = automatic,
-            ``h = c * sigma`` with ``c`` from the tuned table (see :func:`auto_settings`).
-        strength: multiplier on the automatic ``h`` (1 = tuned default); ignored when ``h`` is given.
-        patch_size: odd patch side in pixels (1-35); None = automatic by noise level.
-        search_radius: half-width of the search window in pixels (0-50; window side
-            ``2 * r + 1``); None = automatic. 0 returns the input.
-        color_mode: ``"joint"`` (RGB patch distances averaged over channels) or ``"luma"``
-            (weights from BT.601 luma patches, applied to all channels). ``sigma`` is always the
-            per-channel noise level; the luma is taken to carry ``0.669 * sigma`` (i.i.d. channel
-            noise), and a given ``h`` applies to luma distances. Gray images ignore it.
-        center_weight: ``"one"`` (the pixel's own weight is 1, the formula's value) or ``"max"``
-            (the largest weight of the other pixels of the window, the original paper's rule).
-        memory_budget: bytes of temporaries per chunk of offsets (default 128 MiB on CPU, 1 GiB
-            on CUDA); larger chunks mean fewer, bigger steps. Images too large for it at one
-            offset are processed in bands of rows (same result).
-        progress: called with ``(offsets done, offsets total)`` after each chunk of offsets.
-
-    Returns:
-        The denoised batch, same shape, dtype and device as ``x``. Patch size and search radius
-        are clamped to the image size (a 1x1 image is returned unchanged).
-    """
-    out, _ = nlm_denoise_with_info(
-        x,
-        sigma=sigma,
-        h=h,
-        strength=strength,
-        patch_size=patch_size,
-        search_radius=search_radius,
-        color_mode=color_mode,
-        center_weight=center_weight,
-        memory_budget=memory_budget,
-        progress=progress,
-    )
-    return out
+    out = out.to(x.dtype)
+    return (out, settings) if return_info else out

@@ -85,7 +85,7 @@ _YCBCR_NOISE_GAIN = _ycbcr_noise_gain()
 
 @dataclass
 class WaveletInfo:
-    """What :func:`wavelet_denoise_with_info` did to one image of the batch.
+    """What :func:`wavelet_denoise` (with ``return_info=True``) did to one image of the batch.
 
     ``sigma``: noise sigma per thresholded channel, in the image's units ([0, 1]).
     ``thresholds``: per channel, per level (finest first), the (H, V, D) thresholds in [0, 1]
@@ -359,7 +359,7 @@ def _validate(sigma, method, mode, wavelet, levels, transform, shifts, color, th
             )
 
 
-def wavelet_denoise_with_info(
+def wavelet_denoise(
     x: torch.Tensor,
     *,
     sigma: float | None = None,
@@ -372,9 +372,37 @@ def wavelet_denoise_with_info(
     color: str = "ycbcr",
     threshold: float | None = None,
     sure_hybrid: bool = True,
+    return_info: bool = False,
     progress: ProgressCallback | None = None,
-) -> tuple[torch.Tensor, list[WaveletInfo]]:
-    """Like :func:`wavelet_denoise`, and also returns one :class:`WaveletInfo` per image."""
+) -> torch.Tensor | tuple[torch.Tensor, list[WaveletInfo]]:
+    """Denoise ``x`` ``[B, C, H, W]`` (C = 1 or 3, float in [0, 1]) by wavelet shrinkage.
+
+    Args:
+        sigma: noise standard deviation of the (RGB or gray) image in [0, 1] units; ``None``
+            estimates it per image and per thresholded channel (robust MAD estimator).
+        method: ``"bayes"`` (BayesShrink, per-subband ``sigma^2 / sigma_x``), ``"visu"``
+            (universal threshold ``sigma sqrt(2 ln N)``), ``"sure"`` (SureShrink: per subband the
+            minimiser of Stein's unbiased risk, optionally with the hybrid rule) or ``"manual"``.
+        mode: shrinkage function, ``"soft"``, ``"hard"`` or ``"garrote"``.
+        wavelet: any name of ``pywt.wavelist(kind="discrete")``.
+        levels: decomposition levels; 0 = automatic (:func:`auto_levels`). Clamped to what the
+            image size allows (:func:`max_levels`); a 1-pixel-thin image is returned unchanged.
+        transform: ``"decimated"``, ``"stationary"`` or ``"cycle_spin"``.
+        shifts: for ``"cycle_spin"``, shifts per axis (``shifts**2`` decompositions averaged).
+        color: ``"ycbcr"`` or ``"per_channel"`` for RGB input (ignored for gray).
+        threshold: for ``method="manual"``, the threshold in [0, 1] units (the units of an RGB or
+            gray sigma), applied to every detail subband; like a given sigma it is scaled by the
+            noise gain of each YCbCr channel and of each subband (non-orthogonal wavelets).
+        sure_hybrid: for ``"sure"``, use Donoho & Johnstone's hybrid rule (universal threshold
+            on subbands that are nearly pure noise).
+        return_info: also return what was done to each image (see Returns).
+        progress: called with ``(done, total)`` after each channel of each image (and each shift).
+
+    Returns:
+        The denoised batch, same shape, dtype and device as ``x``, clamped to [0, 1]. With
+        ``return_info=True``, ``(image, infos)``: ``infos`` is a list of one :class:`WaveletInfo`
+        per image (channels, sigma per channel, levels and thresholds used).
+    """
     check_image(x, "image")
     _validate(sigma, method, mode, wavelet, levels, transform, shifts, color, threshold, sure_hybrid)
     b, c, h, w = x.shape
@@ -433,61 +461,5 @@ def wavelet_denoise_with_info(
     result = from_numpy(out, work)
     if use_ycbcr:
         result = ycbcr_to_rgb(result)
-    return result.clamp_(0.0, 1.0).to(dtype=x.dtype), infos
-
-
-def wavelet_denoise(
-    x: torch.Tensor,
-    *,
-    sigma: float | None = None,
-    method: str = DEFAULT_METHOD,
-    mode: str = DEFAULT_MODE,
-    wavelet: str = DEFAULT_WAVELET,
-    levels: int = 0,
-    transform: str = DEFAULT_TRANSFORM,
-    shifts: int = DEFAULT_SHIFTS,
-    color: str = "ycbcr",
-    threshold: float | None = None,
-    sure_hybrid: bool = True,
-    progress: ProgressCallback | None = None,
-) -> torch.Tensor:
-    """Denoise ``x`` ``[B, C, H, W]`` (C = 1 or 3, float in [0, 1]) by wavelet shrinkage.
-
-    Args:
-        sigma: noise standard deviation of the (RGB or gray) image in [0, 1] units; ``None``
-            estimates it per image and per thresholded channel (robust MAD estimator).
-        method: ``"bayes"`` (BayesShrink, per-subband ``sigma^2 / sigma_x``), ``"visu"``
-            (universal threshold ``sigma sqrt(2 ln N)``), ``"sure"`` (SureShrink: per subband the
-            minimiser of Stein's unbiased risk, optionally with the hybrid rule) or ``"manual"``.
-        mode: shrinkage function, ``"soft"``, ``"hard"`` or ``"garrote"``.
-        wavelet: any name of ``pywt.wavelist(kind="discrete")``.
-        levels: decomposition levels; 0 = automatic (:func:`auto_levels`). Clamped to what the
-            image size allows (:func:`max_levels`); a 1-pixel-thin image is returned unchanged.
-        transform: ``"decimated"``, ``"stationary"`` or ``"cycle_spin"``.
-        shifts: for ``"cycle_spin"``, shifts per axis (``shifts**2`` decompositions averaged).
-        color: ``"ycbcr"`` or ``"per_channel"`` for RGB input (ignored for gray).
-        threshold: for ``method="manual"``, the threshold in [0, 1] units (the units of an RGB or
-            gray sigma), applied to every detail subband; like a given sigma it is scaled by the
-            noise gain of each YCbCr channel and of each subband (non-orthogonal wavelets).
-        sure_hybrid: for ``"sure"``, use Donoho & Johnstone's hybrid rule (universal threshold
-            on subbands that are nearly pure noise).
-        progress: called with ``(done, total)`` after each channel of each image (and each shift).
-
-    Returns:
-        The denoised batch, same shape, dtype and device as ``x``, clamped to [0, 1].
-    """
-    out, _ = wavelet_denoise_with_info(
-        x,
-        sigma=sigma,
-        method=method,
-        mode=mode,
-        wavelet=wavelet,
-        levels=levels,
-        transform=transform,
-        shifts=shifts,
-        color=color,
-        threshold=threshold,
-        sure_hybrid=sure_hybrid,
-        progress=progress,
-    )
-    return out
+    result = result.clamp_(0.0, 1.0).to(dtype=x.dtype)
+    return (result, infos) if return_info else result

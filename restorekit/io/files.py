@@ -11,8 +11,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import torch
 
 from ..errors import InvalidImageError, InvalidParameterError
+from ..image import SplitImage, join_alpha, split_alpha, to_numpy
 
 IMAGE_SUFFIXES = (".png", ".tif", ".tiff", ".jpg", ".jpeg", ".bmp", ".webp")
 _TIFF = (".tif", ".tiff")
@@ -137,6 +139,27 @@ def write_image(path: str | Path, pixels: np.ndarray, bit_depth: int = 8) -> Pat
         raise InvalidParameterError(str(path), "the image could not be encoded.", "try another output format.")
     encoded.tofile(path)
     return path
+
+
+def load_image(path: str | Path, device: torch.device | str | None = None) -> tuple[SplitImage, int]:
+    """An image file as a core batch of one (``[1, C, H, W]``, alpha split off) and its bit depth."""
+    loaded = read_image(path)
+    channels_first = torch.from_numpy(loaded.pixels).permute(2, 0, 1).unsqueeze(0)
+    return split_alpha(channels_first, str(path), device), loaded.bit_depth
+
+
+def save_images(
+    path: str | Path, pixels: torch.Tensor, alpha: torch.Tensor | None = None, bit_depth: int = 8, name: str = "result"
+) -> list[Path]:
+    """Write a core batch ``[B, C, H, W]`` (alpha appended when given) as files, one per image.
+
+    One image goes to ``path``; a batch to ``stem_0.ext``, ``stem_1.ext``, …. Returns the paths written.
+    """
+    path = Path(path)
+    arrays = to_numpy(join_alpha(pixels, alpha, name))
+    if len(arrays) == 1:
+        return [write_image(path, arrays[0], bit_depth)]
+    return [write_image(path.with_name(f"{path.stem}_{i}{path.suffix}"), a, bit_depth) for i, a in enumerate(arrays)]
 
 
 def list_images(paths: list[str | Path]) -> list[Path]:

@@ -423,8 +423,9 @@ def deep_image_prior(
     patience: int = 200,
     min_iterations: int = 100,
     precision: str = "auto",
+    return_info: bool = False,
     progress: ProgressCallback | None = None,
-) -> tuple[torch.Tensor, dict]:
+) -> torch.Tensor | tuple[torch.Tensor, dict]:
     """Denoise every image of ``x`` ``[B, C, H, W]`` (C = 1 or 3, values in [0, 1]) with Deep Image Prior.
 
     Each image gets its own network, fitted from scratch with the same ``seed``, so
@@ -460,7 +461,8 @@ def deep_image_prior(
     ``progress`` is called every few iterations as ``(done, total)`` over all images; an
     exception it raises (an interruption) propagates.
 
-    Returns the denoised batch (same shape, dtype and device as ``x``) and a report dict with
+    Returns the denoised batch (same shape, dtype and device as ``x``). With ``return_info=True``
+    (keyword-only, default False), returns ``(denoised, report)`` instead, ``report`` a dict with
     lists (one entry per image) ``iterations``, ``stop_reason``, ``result_iteration``,
     ``final_loss``, ``depth``, ``noise_sigma`` (0-1 units) and ``seconds`` (total), ``device``, ``precision``,
     ``settings``.
@@ -527,4 +529,5 @@ def deep_image_prior(
         }[amp],
         "settings": {k: getattr(s, k) for k in s.__dataclass_fields__},
     }
-    return result.to(dtype=x.dtype), rep
+    result = result.to(dtype=x.dtype)
+    return (result, rep) if return_info else result

@@ -212,8 +212,9 @@ def noise2void(
     self_ensemble: bool = True,
     allow_half: bool = True,
     deterministic: bool = True,
+    return_info: bool = False,
     progress: ProgressCallback | None = None,
-) -> tuple[torch.Tensor, dict[str, Any]]:
+) -> torch.Tensor | tuple[torch.Tensor, dict[str, Any]]:
     """Denoise ``x`` with a Noise2Void network trained on ``x`` itself.
 
     Args:
@@ -237,13 +238,15 @@ def noise2void(
         allow_half: on CUDA, train and infer under bfloat16 (or float16 with loss scaling) autocast.
         deterministic: on CUDA, use deterministic cuDNN algorithms so that the same seed gives the same
             result (the flags are restored afterwards); False may be a little faster.
+        return_info: also return the training report (see Returns).
         progress: called with ``(done, total)`` after each training step and each inference tile;
             an exception raised by it (ComfyUI's interruption) propagates.
 
     Returns:
-        ``(denoised, report)``: the denoised batch (shape, dtype and device of ``x``, values in
-        [0, 1]) and a dict: ``steps``, ``initial_loss`` / ``final_loss`` (masked MSE in [0, 1]^2
-        units over the first / last few steps), ``loss_curve`` (list of (step, loss)),
+        The denoised batch (shape, dtype and device of ``x``, values in [0, 1]). With
+        ``return_info=True``, ``(denoised, report)`` with ``report`` a dict: ``steps``,
+        ``initial_loss`` / ``final_loss`` (masked MSE in [0, 1]^2 units over the first / last
+        few steps), ``loss_curve`` (list of (step, loss)),
         ``seconds`` (total), ``train_seconds``, ``inference_seconds``, ``device``, ``precision``,
         ``patches`` (per step), ``patch_size`` ((h, w)), ``masked_per_patch``, ``mask_ratio``
         (effective), ``mask_mode``, ``width``, ``depth``, ``parameters``, ``tile`` (0 = untiled),
@@ -275,9 +278,11 @@ def noise2void(
     if needs_grad_scaler(amp):
         precision += " + loss scaling"
     with _deterministic_cudnn(cuda and deterministic):
-        return _run(x, steps=steps, patch_size=patch_size, patches_per_step=patches_per_step, mask_ratio=mask_ratio,
-                    learning_rate=learning_rate, width=width, depth=depth, mask_mode=mask_mode, seed=seed, tile=tile,
-                    self_ensemble=bool(self_ensemble), amp=amp, precision=precision, progress=progress, t_start=t_start)
+        out, info = _run(x, steps=steps, patch_size=patch_size, patches_per_step=patches_per_step,
+                         mask_ratio=mask_ratio, learning_rate=learning_rate, width=width, depth=depth,
+                         mask_mode=mask_mode, seed=seed, tile=tile, self_ensemble=bool(self_ensemble), amp=amp,
+                         precision=precision, progress=progress, t_start=t_start)
+    return (out, info) if return_info else out
 
 
 def _run(x: torch.Tensor, *, steps: int, patch_size: int, patches_per_step: int, mask_ratio: float,

@@ -1,8 +1,11 @@
 """Pretrained restoration networks: safe loading with spandrel detection, noise-level conditioning.
 
-``from restorekit.models import load_model``; see :mod:`restorekit.models.loader`.
+``from restorekit.models import load_model``; see :mod:`restorekit.models.loader`. The model folders
+of the host application (e.g. the ComfyUI pack) are set with :func:`set_model_dirs`; see
+:mod:`restorekit.models.folders`.
 """
 
+from .folders import default_model_dir, model_dirs, set_model_dirs
 from .loader import (
     SUPPORTED_EXTENSIONS,
     RestorationModel,
@@ -11,4 +14,13 @@ from .loader import (
     supported_architectures,
 )
 
-__all__ = ["SUPPORTED_EXTENSIONS", "RestorationModel", "load_model", "require_purpose", "supported_architectures"]
+__all__ = [
+    "SUPPORTED_EXTENSIONS",
+    "RestorationModel",
+    "default_model_dir",
+    "load_model",
+    "model_dirs",
+    "require_purpose",
+    "set_model_dirs",
+    "supported_architectures",
+]

@@ -47,7 +47,6 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 SUPPORTED_EXTENSIONS = (".pth", ".pt", ".ckpt", ".safetensors")
-ISSUES_URL = "https://github.com/restorekit/restorekit/issues"
 
 PURPOSES = ("denoise", "restore", "sr", "face")
 """Purposes a loaded model can have. ``denoise``: the architecture is a denoiser (DnCNN/FDnCNN, FFDNet,
@@ -189,7 +188,7 @@ class RestorationModel:
         if not torch.is_tensor(out):
             raise ModelLoadError(
                 f"model '{self.name}'", f"returned {type(out).__name__} instead of an image tensor.",
-                f"Report it at {ISSUES_URL}.",
+                "Report it to the restorekit developers, with the file name and where it was downloaded from.",
             )
         out = out[..., : h * self.scale, : w * self.scale]
         if clamp:
@@ -482,7 +481,7 @@ def model_from_state_dict(
                 subject,
                 f"looks like {arch_id} but its weights do not fit the architecture ({failure}). "
                 "It is not run with partly random weights.",
-                f"The file may be truncated or a variant restorekit does not know; report it at {ISSUES_URL} "
+                "The file may be truncated or a variant restorekit does not know; report it to the restorekit developers "
                 "with the file name and where it was downloaded from.",
             )
         keys = list(state_dict)
@@ -491,7 +490,7 @@ def model_from_state_dict(
             f"has an unknown architecture ({len(keys)} tensors; first keys: {', '.join(keys[:6])}). "
             f"Supported: {', '.join(supported_architectures())}.",
             "Check that the file is an image-restoration or upscaling model. If it is a published one, report it "
-            f"at {ISSUES_URL} with the file name, its download URL and the keys above"
+            "to the restorekit developers with the file name, its download URL and the keys above"
             + ("" if _extra_installed() else "; some architectures need `pip install spandrel_extra_arches`")
             + ".",
         )
@@ -509,7 +508,7 @@ def model_from_state_dict(
             f"was detected as {descriptor.architecture.id} but {len(missing)} weights of the network are not in "
             f"the file ({', '.join(missing[:5])}{'...' if len(missing) > 5 else ''}); it is not run with random "
             "weights.",
-            f"The file may be incomplete: download it again, or report it at {ISSUES_URL}.",
+            "The file may be incomplete: download it again, or report it to the restorekit developers.",
         )
     descriptor.model.eval()
     for p in descriptor.model.parameters():

@@ -12,19 +12,18 @@ destination folder, checks the size and the SHA-256, and only then renames it in
 (atomically), so a half-downloaded or corrupted file never carries the real name. Nothing is
 downloaded at import time.
 
-:func:`add_cli` adds ``restorekit weights list`` and ``restorekit weights fetch NAME`` to the
-command line.
+The default destination is :func:`restorekit.models.folders.default_model_dir` (the folders the host
+application configured, else ``RESTOREKIT_MODEL_DIR``, else ``~/.cache/restorekit/models``). The
+``restorekit weights list|fetch`` commands are in :mod:`restorekit.cli_weights`.
 """
 
 from __future__ import annotations
 
-import argparse
 import difflib
 import hashlib
 import logging
 import os
 import re
-import sys
 import tempfile
 import urllib.error
 import urllib.request
@@ -33,15 +32,20 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from .. import __version__
 from ..errors import InvalidParameterError, ModelLoadError
 from ..progress import ProgressCallback, report
+from .folders import ENV_MODEL_DIR, default_model_dir
 
 log = logging.getLogger("restorekit")
 
-ENV_MODEL_DIR = "RESTOREKIT_MODEL_DIR"
-COMFY_MODEL_FOLDER = "restorekit"
+__all__ = [
+    "CATALOGUE", "ENV_MODEL_DIR", "WeightsDownloadError", "WeightsEntry", "default_model_dir", "fetch_weights",
+    "file_sha256", "find_weights", "list_weights",
+]
+
 WEIGHT_SUFFIXES = (".pth", ".pt", ".ckpt", ".safetensors")
-USER_AGENT = "restorekit-weights/0.1 (+https://github.com/restorekit/restorekit)"
+USER_AGENT = f"restorekit/{__version__}"
 CHUNK_BYTES = 1 << 20
 TIMEOUT_S = 60.0
 
@@ -287,28 +291,6 @@ def find_weights(name: str) -> WeightsEntry:
                                 fix + "Run `restorekit weights list` to see every name.")
 
 
-def default_model_dir() -> Path:
-    """Where fetched weights go when no destination is given.
-
-    Inside ComfyUI (``folder_paths`` importable): the first ``restorekit`` model folder
-    (``ComfyUI/models/restorekit`` unless ``extra_model_paths.yaml`` says otherwise). Otherwise
-    the ``RESTOREKIT_MODEL_DIR`` environment variable, else ``~/.cache/restorekit/models``.
-    """
-    try:
-        import folder_paths  # type: ignore[import-not-found]
-    except ImportError:
-        folder_paths = None
-    if folder_paths is not None:
-        registered = getattr(folder_paths, "folder_names_and_paths", {}).get(COMFY_MODEL_FOLDER)
-        if registered and registered[0]:
-            return Path(registered[0][0])
-        return Path(folder_paths.models_dir) / COMFY_MODEL_FOLDER
-    env = os.environ.get(ENV_MODEL_DIR, "").strip()
-    if env:
-        return Path(env).expanduser()
-    return Path.home() / ".cache" / "restorekit" / "models"
-
-
 def file_sha256(path: str | Path) -> str:
     """The SHA-256 of a file, as 64 lowercase hex digits (read in 1 MiB blocks)."""
     digest = hashlib.sha256()
@@ -455,76 +437,3 @@ def fetch_weights(
     else:
         log.info("%s: installed %s (SHA-256 verified).", entry.name, target)
     return target
-
-
-# ---- command line -----------------------------------------------------------------------
-
-def _cmd_list(args: argparse.Namespace) -> int:
-    entries = list_weights(args.family)
-    if args.verified_only:
-        entries = tuple(e for e in entries if e.verified)
-    width = max(len(e.name) for e in CATALOGUE)
-    for e in entries:
-        mark = "sha256" if e.verified else "unverified"
-        print(f"{e.name:<{width}}  {e.family:<11} {e.purpose:<7} x{e.scale} {e.channels}ch  {mark:<10}  {e.licence}")
-        if args.verbose:
-            print(f"{'':<{width}}  file: {e.file_name}\n{'':<{width}}  url:  {e.url}\n{'':<{width}}  noise: {e.noise}")
-    print(f"\n{len(entries)} entries; fetch with `restorekit weights fetch NAME` (default folder: {default_model_dir()}).")
-    return 0
-
-
-def _cmd_fetch(args: argparse.Namespace) -> int:
-    entry = find_weights(args.name)
-    bar = None
-    if sys.stderr.isatty() and not args.quiet:
-        from tqdm import tqdm
-
-        bar = tqdm(total=entry.size or 0, unit="B", unit_scale=True, desc=entry.file_name, leave=False, file=sys.stderr)
-
-    def progress(done: int, total: int) -> None:
-        if bar is not None:
-            if total and bar.total != total:
-                bar.total = total
-            bar.n = done
-            bar.refresh()
-
-    try:
-        path = fetch_weights(entry, args.dest, force=args.force, allow_unverified=args.allow_unverified,
-                             progress=progress)
-    finally:
-        if bar is not None:
-            bar.close()
-    if entry.sha256 is None:
-        print(f"{path}\nUNVERIFIED: no published SHA-256; computed sha256 = {file_sha256(path)}")
-    else:
-        print(f"{path}\nverified sha256 = {entry.sha256}")
-    return 0
-
-
-def add_cli(subparsers: Any) -> argparse.ArgumentParser:
-    """Add the ``weights`` sub-command (``list`` and ``fetch``) to an argparse ``subparsers`` object.
-
-    The leaf parsers set ``weights_handler`` (a function ``(args) -> exit code``), so the caller
-    runs ``args.weights_handler(args)`` when ``args.command == "weights"``. Errors are raised as
-    :class:`~restorekit.errors.RestoreError` for the caller to print.
-    """
-    weights = subparsers.add_parser("weights", help="list or download the official pretrained weights (verified)",
-                                    description="The official published weights of the supported networks; "
-                                                "see docs/MODELS.md.")
-    actions = weights.add_subparsers(dest="weights_command", required=True)
-    listing = actions.add_parser("list", help="list the catalogue")
-    listing.add_argument("--family", default=None, help="only this family, e.g. DRUNet")
-    listing.add_argument("--verified-only", action="store_true", help="only files with a published SHA-256")
-    listing.add_argument("-v", "--verbose", action="store_true", help="also show file names, URLs and noise ranges")
-    listing.set_defaults(weights_handler=_cmd_list)
-    fetch = actions.add_parser("fetch", help="download one entry and verify its SHA-256")
-    fetch.add_argument("name", help="catalogue name (see `restorekit weights list`) or file name")
-    fetch.add_argument("--dest", default=None,
-                       help=f"folder to save into (default: ComfyUI's models/{COMFY_MODEL_FOLDER} inside ComfyUI, "
-                            f"else ${ENV_MODEL_DIR}, else ~/.cache/restorekit/models)")
-    fetch.add_argument("--force", action="store_true", help="download again even if the file is present")
-    fetch.add_argument("--allow-unverified", action="store_true",
-                       help="install a file that has no published SHA-256 (its computed SHA-256 is printed)")
-    fetch.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
-    fetch.set_defaults(weights_handler=_cmd_fetch)
-    return weights

@@ -1,15 +1,7 @@
-"""The declared operations. Importing this package registers every one of them."""
+"""The declared operations, one module each, laid out like the core packages they expose.
 
-from . import (  # noqa: F401
-    auto_denoise,
-    bm3d,
-    deblur,
-    dip,
-    enhance,
-    models,
-    n2v,
-    nlm,
-    quality,
-    sharpen,
-    wavelet,
-)
+Importing this package registers every operation. Shared parameter factories and report
+helpers are in :mod:`.common`.
+"""
+
+from . import deblur, denoise, enhance, learned, models, quality, sharpen  # noqa: F401  (registers them)

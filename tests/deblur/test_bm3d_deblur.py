@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+
 import numpy as np
 import pytest
 import support
@@ -12,8 +14,8 @@ from restorekit.deblur.bm3d_deblur import bm3d_deblur
 from restorekit.deblur.psf import PSF, gaussian_psf, motion_psf
 from restorekit.deblur.richardson_lucy import richardson_lucy
 from restorekit.deblur.wiener import wiener_deconvolution
-from restorekit.denoise.bm3d_reference import reference_available
-from restorekit.errors import InvalidImageError, InvalidParameterError
+from restorekit.denoise.bm3d import reference_available
+from restorekit.errors import InvalidImageError, InvalidParameterError, MissingDependencyError
 
 THRESHOLDS = ALL_THRESHOLDS["bm3d_deblur"]
 
@@ -103,6 +105,9 @@ def test_bad_inputs():
         dict(color_space="lab"),
         dict(sigma=-1.0),
         dict(sigma=float("nan")),
+        dict(sigma=2.55),  # grey levels, not [0, 1] units: the one sigma validator of BM3D
+        dict(sigma=torch.ones(3) * SIGMA),
+        dict(sigma="2.55"),
         dict(alpha_ri=0.0),
         dict(alpha_rwi=-1.0),
     ]
@@ -122,3 +127,43 @@ def test_reference_backend_close_to_ours():
     ours = bm3d_deblur(x, psf, sigma=SIGMA)
     assert ref.shape == x.shape and torch.isfinite(ref).all()
     assert (ref - ours).abs().mean() < 0.01
+
+
+def _crop_scene() -> tuple[torch.Tensor, PSF]:
+    psf = gaussian_psf(1.0)
+    clean = support.smooth_random(1, 1, 24, 24, seed=4)
+    return support.add_noise(support.blur(clean, psf.kernel.double().numpy()), 2.55, seed=5).clamp(0, 1), psf
+
+
+#: Sum and sum of squares of the output on :func:`_crop_scene`, measured on the CPU before the BM3D
+#: backends were brought under one dispatcher (commit 7d40d51; backends "restorekit" and "reference").
+BEFORE = {"torch": (283.6083863079548, 142.5948911703972), "reference": (283.7639620900154, 142.33194308511526)}
+
+
+@pytest.mark.parametrize("backend", ["auto", "torch", "restorekit", "reference"])
+def test_backend_keyword_gives_the_results_of_before(backend):
+    if backend == "reference" and not reference_available():
+        pytest.skip("optional package bm3d not installed")
+    x, psf = _crop_scene()
+    out = bm3d_deblur(x, psf, sigma=SIGMA, backend=backend).double()
+    total, squares = BEFORE["reference" if backend == "reference" else "torch"]
+    assert float(out.sum()) == pytest.approx(total, abs=2e-3)
+    assert float((out * out).sum()) == pytest.approx(squares, abs=2e-3)
+    if backend != "reference":  # auto = torch here: the noise of the inverses is correlated
+        assert torch.equal(out.float(), bm3d_deblur(x, psf, sigma=SIGMA))
+
+
+def test_backend_keyword_errors_up_front(monkeypatch):
+    """The backend is checked before any work: fused kernels do not filter correlated noise (every
+    step of BM3D deblurring has it), unknown names and a missing reference package are errors."""
+    x, psf = _scene(1, 16)
+    calls = []
+    with pytest.raises(InvalidParameterError, match="white noise only") as err:
+        bm3d_deblur(x, psf, sigma=SIGMA, backend="fused", progress=lambda d, t: calls.append(d))
+    assert "'auto'" in str(err.value) and calls == []
+    with pytest.raises(InvalidParameterError, match="auto, torch, fused, reference"):
+        bm3d_deblur(x, psf, sigma=SIGMA, backend="cuda")
+    monkeypatch.setitem(sys.modules, "bm3d", None)
+    with pytest.raises(MissingDependencyError, match="pip install bm3d"):
+        bm3d_deblur(x, psf, sigma=SIGMA, backend="reference", progress=lambda d, t: calls.append(d))
+    assert calls == []

@@ -1,4 +1,4 @@
-"""Tests for restorekit.denoise.auto (Auto-Denoise) and the operations of restorekit.operations.auto_denoise."""
+"""Tests for restorekit.denoise.auto (Auto-Denoise) and the Auto-Denoise operations."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import torch
 from thresholds import ALL_THRESHOLDS
 
 from restorekit.denoise import auto as auto_mod
-from restorekit.denoise.auto import auto_denoise, choose, format_report, gat_forward, gat_inverse
+from restorekit.denoise.auto import AutoChoice, auto_denoise, choose, format_report, gat_forward, gat_inverse
 from restorekit.errors import InvalidImageError, InvalidParameterError, MissingDependencyError
 from restorekit.quality.noise_analysis import analyse_noise
 from restorekit.sharpen.unsharp import gaussian_blur
@@ -74,7 +74,7 @@ def test_choices_per_noise_type(cases) -> None:
 def test_clean_image_is_stated_and_gently_processed(cases) -> None:
     clean, _ = cases
     x = clean[:1]
-    out, choices = auto_denoise(x, prefer="fast")
+    out, choices = auto_denoise(x, prefer="fast", return_info=True)
     assert choices[0].analysis.kind == "clean" and choices[0].method == "wavelet"
     text = format_report(choices)
     assert "below the threshold" in text and "gentle" in text
@@ -90,7 +90,7 @@ def test_clean_image_is_stated_and_gently_processed(cases) -> None:
 def test_improves_psnr(cases, kind) -> None:
     clean, noisy = cases
     y = noisy[kind]
-    out, choices = auto_denoise(y, prefer="fast")
+    out, choices = auto_denoise(y, prefer="fast", return_info=True)
     for i in range(len(NAMES)):
         before = support.psnr(y[i : i + 1], clean[i : i + 1])
         after = support.psnr(out[i : i + 1], clean[i : i + 1])
@@ -119,7 +119,7 @@ def test_shapes_batches_inference_mode(shape) -> None:
     gen = torch.Generator().manual_seed(6)
     x = (support.smooth_random(*shape[:2], *shape[2:], seed=6) + 0.08 * torch.randn(shape, generator=gen)).clamp(0, 1)
     with torch.inference_mode():
-        out, choices = auto_denoise(x, prefer="fast")
+        out, choices = auto_denoise(x, prefer="fast", return_info=True)
     assert out.shape == x.shape and out.dtype == x.dtype
     assert torch.isfinite(out).all() and out.min() >= 0 and out.max() <= 1
     assert len(choices) == shape[0]
@@ -128,16 +128,16 @@ def test_shapes_batches_inference_mode(shape) -> None:
 def test_batch_consistency_and_layout() -> None:
     gen = torch.Generator().manual_seed(7)
     x = (support.smooth_random(3, 3, 32, 32, seed=7) + 0.1 * torch.randn(3, 3, 32, 32, generator=gen)).clamp(0, 1)
-    out, _ = auto_denoise(x, prefer="fast")
-    one, _ = auto_denoise(x[2:], prefer="fast")
+    out = auto_denoise(x, prefer="fast")
+    one = auto_denoise(x[2:], prefer="fast")
     torch.testing.assert_close(out[2:], one, atol=1e-5, rtol=0)
-    cl, _ = auto_denoise(x.contiguous(memory_format=torch.channels_last), prefer="fast")
+    cl = auto_denoise(x.contiguous(memory_format=torch.channels_last), prefer="fast")
     torch.testing.assert_close(cl, out, atol=1e-5, rtol=0)
 
 
 def test_method_override_and_errors(monkeypatch) -> None:
     x = (support.smooth_random(1, 1, 32, 32, seed=8) + 0.05 * torch.randn(1, 1, 32, 32)).clamp(0, 1)
-    _, choices = auto_denoise(x, method="nlm")
+    _, choices = auto_denoise(x, method="nlm", return_info=True)
     assert choices[0].method == "nlm" and "override" in choices[0].reason
     with pytest.raises(InvalidParameterError):
         auto_denoise(x, method="median")
@@ -150,15 +150,27 @@ def test_method_override_and_errors(monkeypatch) -> None:
     monkeypatch.setattr(auto_mod, "available_methods", lambda: dict(NO_EXTRAS))
     with pytest.raises(MissingDependencyError):
         auto_denoise(x, method="bm3d")
-    _, choices = auto_denoise(x)  # falls back to NLM when BM3D is absent
+    _, choices = auto_denoise(x, return_info=True)  # falls back to NLM when BM3D is absent
     assert choices[0].method == "nlm"
+
+
+def test_return_info_convention() -> None:
+    """The image alone by default; ``(image, choices)`` with ``return_info=True``, same image."""
+    gen = torch.Generator().manual_seed(9)
+    x = (support.smooth_random(1, 1, 24, 24, seed=9) + 0.08 * torch.randn(1, 1, 24, 24, generator=gen)).clamp(0, 1)
+    out = auto_denoise(x, prefer="fast")
+    assert isinstance(out, torch.Tensor)
+    res = auto_denoise(x, prefer="fast", return_info=True)
+    assert isinstance(res, tuple) and len(res) == 2
+    assert torch.equal(res[0], out)
+    assert isinstance(res[1], list) and len(res[1]) == 1 and isinstance(res[1][0], AutoChoice)
 
 
 # ---- operations -----------------------------------------------------------------------------------
 
 
 def _op(name: str):
-    import restorekit.operations.auto_denoise  # noqa: F401  (registers the operations)
+    import restorekit.operations.denoise  # noqa: F401  (registers the operations)
     from restorekit.params import OPERATIONS
 
     return OPERATIONS[name]
@@ -194,10 +206,10 @@ def test_device_kept(device) -> None:
     xd = x.to(device)
     assert len(analyse_noise(xd)) == 2
     for prefer in ("fast", "balanced") if device.type == "cuda" else ("fast",):  # BM3D is slow on the CPU
-        out, _ = auto_denoise(xd, prefer=prefer)
+        out = auto_denoise(xd, prefer=prefer)
         assert out.device == xd.device and out.shape == x.shape and torch.isfinite(out).all()
     from restorekit.denoise.autotune import autotune_denoiser
 
     for criterion in ("sure", "noise2self"):
-        res = autotune_denoiser(xd[:1, :, :24, :24], method="nlm", density="coarse", criterion=criterion)
-        assert res.image.device == xd.device
+        out = autotune_denoiser(xd[:1, :, :24, :24], method="nlm", density="coarse", criterion=criterion)
+        assert out.device == xd.device

@@ -8,6 +8,7 @@ import torch
 from thresholds import ALL_THRESHOLDS
 
 from restorekit.denoise.autotune import (
+    AutotuneResult,
     _apply,
     autotune_denoiser,
     grid_phases,
@@ -82,8 +83,13 @@ def test_mc_sure_matches_true_mse_of_linear_filter() -> None:
 def test_shapes_dtype_and_batch(shape) -> None:
     x = (support.smooth_random(*shape[:2], *shape[2:], seed=2) + 0.05 * torch.randn(shape, generator=torch.Generator().manual_seed(3))).clamp(0, 1)
     calls = []
-    res = autotune_denoiser(
-        x, method="wavelet", density="coarse", criterion="noise2self", progress=lambda d, t: calls.append((d, t))
+    _, res = autotune_denoiser(
+        x,
+        method="wavelet",
+        density="coarse",
+        criterion="noise2self",
+        progress=lambda d, t: calls.append((d, t)),
+        return_info=True,
     )
     assert res.image.shape == x.shape and res.image.dtype == x.dtype
     assert torch.isfinite(res.image).all() and res.image.min() >= 0 and res.image.max() <= 1
@@ -97,10 +103,23 @@ def test_batch_consistency_and_inference_mode() -> None:
     gen = torch.Generator().manual_seed(4)
     x = (support.smooth_random(2, 1, 32, 32, seed=4) + 0.08 * torch.randn(2, 1, 32, 32, generator=gen)).clamp(0, 1)
     with torch.inference_mode():
-        both = autotune_denoiser(x, method="nlm", density="coarse", criterion="sure")
-        one = autotune_denoiser(x[1:], method="nlm", density="coarse", criterion="sure")
+        _, both = autotune_denoiser(x, method="nlm", density="coarse", criterion="sure", return_info=True)
+        _, one = autotune_denoiser(x[1:], method="nlm", density="coarse", criterion="sure", return_info=True)
     assert both.params[1] == one.params[0]
     torch.testing.assert_close(both.image[1:], one.image, atol=1e-5, rtol=0)
+
+
+def test_return_info_convention() -> None:
+    """The image alone by default; ``(image, result)`` with ``return_info=True``, same image (also ``result.image``)."""
+    gen = torch.Generator().manual_seed(5)
+    x = (support.smooth_random(1, 1, 24, 24, seed=5) + 0.08 * torch.randn(1, 1, 24, 24, generator=gen)).clamp(0, 1)
+    out = autotune_denoiser(x, method="wavelet", density="coarse", criterion="noise2self")
+    assert isinstance(out, torch.Tensor)
+    res = autotune_denoiser(x, method="wavelet", density="coarse", criterion="noise2self", return_info=True)
+    assert isinstance(res, tuple) and len(res) == 2
+    assert torch.equal(res[0], out)
+    assert isinstance(res[1], AutotuneResult) and torch.equal(res[1].image, out)
+    assert res[1].parameters_text() and res[1].report()
 
 
 def test_bad_parameters() -> None:
@@ -147,7 +166,7 @@ def test_wavelet_choice_near_oracle(crops, full, criterion) -> None:
     # SURE on whole 256x256 images (on 128x128 crops the wavelet's data-dependent SureShrink thresholds make the
     # one-probe divergence noisy: 0.6 dB off on crop 05); Noise2Self on the crops.
     clean, noisy = full if criterion == "sure" else crops
-    res = autotune_denoiser(noisy, method="wavelet", density="normal", criterion=criterion)
+    _, res = autotune_denoiser(noisy, method="wavelet", density="normal", criterion=criterion, return_info=True)
     assert res.criterion == criterion
     for i in range(clean.shape[0]):
         best, _ = _oracle("wavelet", noisy, clean, res, i)
@@ -158,7 +177,7 @@ def test_wavelet_choice_near_oracle(crops, full, criterion) -> None:
 @pytest.mark.quality
 def test_nlm_sure_choice_near_oracle(crops) -> None:
     clean, noisy = crops
-    res = autotune_denoiser(noisy[:2], method="nlm", density="coarse")
+    _, res = autotune_denoiser(noisy[:2], method="nlm", density="coarse", return_info=True)
     assert res.criterion == "sure"  # auto: the noise is white Gaussian
     for i in range(2):
         best, _ = _oracle("nlm", noisy, clean, res, i)
@@ -170,7 +189,7 @@ def test_auto_criterion_uses_noise2self_for_signal_dependent_noise() -> None:
     clean = support.smooth_random(1, 1, 96, 96, seed=12) * 0 + torch.linspace(0.05, 0.95, 96).view(1, 1, 1, 96)
     n = torch.randn(clean.shape, generator=torch.Generator().manual_seed(13))
     noisy = (clean + n * torch.sqrt(0.02 * clean)).clamp(0, 1)
-    res = autotune_denoiser(noisy, density="coarse")
+    _, res = autotune_denoiser(noisy, density="coarse", return_info=True)
     assert res.criterion == "noise2self" and "Noise2Self" in res.report()
 
 
@@ -180,7 +199,7 @@ def test_recovers_from_wrong_sigma(crops, method) -> None:
     """Given sigma 12 for noise of sigma 25, the defaults under-smooth badly; tuning recovers."""
     clean, noisy = crops
     n = len(NAMES) if method == "wavelet" else 2  # NLM: two images keep the test short
-    res = autotune_denoiser(noisy[:n], method=method, density="normal", sigma=12 / 255, criterion="noise2self")
+    _, res = autotune_denoiser(noisy[:n], method=method, density="normal", sigma=12 / 255, criterion="noise2self", return_info=True)
     for i in range(n):
         best, default = _oracle(method, noisy, clean, res, i)
         chosen = support.psnr(res.image[i : i + 1], clean[i : i + 1])

@@ -8,7 +8,8 @@ import pytest
 import support
 import torch
 
-from restorekit.denoise.bm3d import PROFILES, bm3d_denoise
+from restorekit.denoise.bm3d import BACKENDS, PROFILES, bm3d_denoise, reference_available
+from restorekit.denoise.bm3d.options import check_backend, sigma_per_channel
 from restorekit.denoise.bm3d.transforms import (
     coefficient_norms2,
     coefficient_variances_from_psd,
@@ -17,6 +18,7 @@ from restorekit.denoise.bm3d.transforms import (
     transform_2d,
 )
 from restorekit.errors import InvalidImageError, InvalidParameterError
+from restorekit.quality.noise import estimate_sigma
 
 S25 = 25 / 255
 
@@ -302,3 +304,102 @@ def test_group_variances_match_definition():
                         cov[:, i, j] = lagcov[(dy + 7) * 15 + dx + 7]
             want = torch.einsum("li,kij,lj->lk", h, cov, h) * sig2[bi, 0]
             torch.testing.assert_close(got[bi, gi, :m, 0].double(), want, atol=1e-5, rtol=1e-5)
+
+
+# ----------------------------------------------------------------------------- backends
+def _crop(c: int) -> tuple[torch.Tensor, torch.Tensor]:
+    clean = support.smooth_random(1, c, 32, 32, seed=11)
+    return support.add_noise(clean, 25, seed=12).clamp(0, 1), clean
+
+
+#: Sum and sum of squares of the output on :func:`_crop` (sigma 25), measured on the CPU before the
+#: backends were brought under one dispatcher (commit 7d40d51: core.bm3d_denoise, the reference
+#: wrapper restorekit.denoise.bm3d_reference.bm3d_denoise_reference).
+BEFORE = {
+    ("torch", 1): (511.0803519189358, 257.7961446333601),
+    ("torch", 3): (1555.8369299769402, 797.2367518037267),
+    ("reference", 1): (509.7526396214962, 256.4136435437475),
+    ("reference", 3): (1555.1938551664352, 796.2733338339355),
+}
+
+
+@pytest.mark.parametrize("backend,c", sorted(BEFORE))
+def test_backends_give_the_results_of_before(backend, c):
+    if backend == "reference" and not reference_available():
+        pytest.skip("optional package bm3d not installed")
+    z, _ = _crop(c)
+    y = bm3d_denoise(z, sigma=S25, backend=backend).double()
+    total, squares = BEFORE[(backend, c)]
+    # (mean differences of 1e-6 per pixel; the reference package itself varies by ~3e-7 between runs)
+    assert float(y.sum()) == pytest.approx(total, abs=2e-3)
+    assert float((y * y).sum()) == pytest.approx(squares, abs=2e-3)
+
+
+def test_auto_backend_on_the_cpu_is_the_torch_path_and_restorekit_its_old_name():
+    z, _ = _crop(3)
+    y = bm3d_denoise(z, sigma=S25, backend="torch")
+    assert torch.equal(bm3d_denoise(z, sigma=S25), y)
+    assert torch.equal(bm3d_denoise(z, sigma=S25, backend="auto"), y)
+    assert torch.equal(bm3d_denoise(z, sigma=S25, backend="restorekit"), y)
+    assert BACKENDS == ("auto", "torch", "fused", "reference")
+    assert [check_backend(b) for b in ("auto", "torch", "fused", "reference", "restorekit")] == [
+        "auto", "torch", "fused", "reference", "auto"
+    ]  # fmt: skip
+
+
+@pytest.mark.parametrize("backend", ["cupy", "Torch", "", None, 1, "gpu"])
+def test_bad_backend_name(backend):
+    z, _ = _noisy(1, 1, 16, 16)
+    with pytest.raises(InvalidParameterError) as err:
+        bm3d_denoise(z, sigma=S25, backend=backend)
+    text = str(err.value)
+    assert text.startswith("backend:") and "auto, torch, fused, reference" in text
+
+
+# ----------------------------------------------------------------------------- the sigma validator
+def test_sigma_validator_shapes_and_types():
+    x = torch.rand(2, 3, 16, 16, generator=torch.Generator().manual_seed(0))
+    want = torch.full((2, 3), 0.1)
+    for sigma in (0.1, torch.tensor(0.1), torch.tensor([0.1]), torch.tensor([0.1, 0.1]), torch.full((1, 3), 0.1),
+                  torch.full((2, 1), 0.1), torch.full((2, 3), 0.1, dtype=torch.float64)):  # fmt: skip
+        got = sigma_per_channel(x, sigma)
+        assert got.shape == (2, 3) and got.dtype == torch.float32 and got.device == x.device
+        assert torch.equal(got, want)
+    rows = [[0.0, 0.5, 1.0], [0.2, 0.3, 0.4]]
+    per = sigma_per_channel(x, torch.tensor(rows, dtype=torch.float64), dtype=torch.float64, device="cpu")
+    assert per.dtype == torch.float64 and per.tolist() == rows
+    assert sigma_per_channel(x, 25 / 255, dtype=torch.float64)[0, 0].item() == 25 / 255  # exact in float64
+    assert sigma_per_channel(x, 0).tolist() == [[0.0] * 3] * 2  # ints are numbers
+    torch.testing.assert_close(sigma_per_channel(x, None), estimate_sigma(x))  # None: estimated per image and channel
+
+
+@pytest.mark.parametrize(
+    "sigma,words",
+    [
+        (-0.1, "within [0, 1]"),
+        (1.5, "within [0, 1]"),
+        (25.0, "divide grey levels by 255"),
+        (float("nan"), "finite"),
+        (float("inf"), "finite"),
+        (torch.tensor([0.1, -0.1]), "within [0, 1]"),
+        (torch.tensor([0.1, float("nan")]), "finite"),
+        (True, "expected a number"),
+        ("25", "expected a number"),
+        ([0.1, 0.1], "expected a number"),
+        (torch.tensor([True, False]), "real tensor"),
+        (torch.tensor([0.1 + 0j]), "real tensor"),
+        (torch.ones(5) * 0.1, "one per image (2)"),
+        (torch.ones(2, 2) * 0.1, "per image and channel (2x3)"),
+        (torch.ones(2, 3, 1) * 0.1, "got shape (2, 3, 1)"),
+    ],
+)
+def test_sigma_validator_rules(sigma, words):
+    """One validator for every backend and for BM3D deblurring: a number or a [B] / [B, C] tensor,
+    finite, within [0, 1] (image units); the message says what to do."""
+    x = torch.rand(2, 3, 16, 16, generator=torch.Generator().manual_seed(0))
+    with pytest.raises(InvalidParameterError) as err:
+        sigma_per_channel(x, sigma)
+    text = str(err.value)
+    assert text.startswith("sigma:") and "Fix:" in text and words in text
+    with pytest.raises(InvalidParameterError, match="sigma"):  # the same rule at the entry point
+        bm3d_denoise(x, sigma=sigma)

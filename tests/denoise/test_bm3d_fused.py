@@ -1,6 +1,6 @@
 """Tests for the fused GPU kernels of BM3D (restorekit.denoise.bm3d.fused): the same results as the
 torch path (on the CPU through Triton's interpreter, and on CUDA), determinism, independence of the
-band layout, and the dispatch switch."""
+band layout, and the dispatch (restorekit.denoise.bm3d.dispatch: the ``auto`` rule, ``backend="fused"``)."""
 
 from __future__ import annotations
 
@@ -14,8 +14,9 @@ import pytest
 import support
 import torch
 
-from restorekit.denoise.bm3d import bm3d_denoise, fused, stages
+from restorekit.denoise.bm3d import bm3d_denoise, dispatch, fused, stages
 from restorekit.denoise.bm3d.profiles import get_profile
+from restorekit.errors import InvalidParameterError, MissingDependencyError
 
 S25 = 25 / 255
 cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="CUDA is not available")
@@ -35,7 +36,11 @@ for c, h, w, stage in ((1, 20, 26, "all"), (3, 17, 21, "hard")):
     b = bm3d_denoise(z, sigma=25 / 255, stage=stage)
     out[f"{c}-{stage}"] = [float((a - b).abs().mean()), float((a - b).abs().max()),
                            support.psnr(a, clean), support.psnr(b, clean), support.psnr(z.clamp(0, 1), clean)]
-print(json.dumps(out))
+    if c == 1:  # the explicit choices: backend="fused" is the kernels, backend="torch" the torch path
+        os.environ["RESTOREKIT_BM3D_FUSED"] = "interpret"
+        same = [bool(torch.equal(bm3d_denoise(z, sigma=25 / 255, stage=stage, backend="fused"), a)),
+                bool(torch.equal(bm3d_denoise(z, sigma=25 / 255, stage=stage, backend="torch"), b))]
+print(json.dumps({"cases": out, "explicit": same}))
 """
 
 
@@ -155,7 +160,8 @@ def test_interpreted_kernels_match_torch_path():
     )
     assert run.returncode == 0, run.stderr[-2000:]
     res = json.loads(run.stdout.strip().splitlines()[-1])
-    for key, (mean_abs, max_abs, p_fused, p_torch, p_noisy) in res.items():
+    assert res["explicit"] == [True, True]
+    for key, (mean_abs, max_abs, p_fused, p_torch, p_noisy) in res["cases"].items():
         assert mean_abs < 2e-3, key
         assert max_abs < 0.05, key
         assert abs(p_fused - p_torch) < 0.1, key
@@ -195,12 +201,48 @@ def test_dispatch_switch(monkeypatch):
     z = torch.zeros(1, 1, 16, 16)
     params = get_profile("np").hard
     monkeypatch.setenv("RESTOREKIT_BM3D_FUSED", "1")
-    assert not stages._use_fused(z, params)  # CPU tensors: torch path
+    assert not dispatch.fused_wanted(z, params)  # CPU tensors: torch path
     monkeypatch.setenv("RESTOREKIT_BM3D_FUSED", "0")
-    assert not stages._use_fused(z, params)
+    assert not dispatch.fused_wanted(z, params)
     monkeypatch.setenv("RESTOREKIT_BM3D_FUSED", "interpret")
-    assert stages._use_fused(z, params) == fused.available()
+    assert dispatch.fused_wanted(z, params) == fused.available()
     assert not fused.supported(11, 32, 1) and not fused.supported(8, 8, 1) and fused.supported(8, 32, 3)
+
+
+def test_explicit_fused_backend_on_cpu_is_a_clear_error(monkeypatch):
+    """backend="fused" never falls back: on a CPU tensor it says why and what to do instead."""
+    z = support.add_noise(support.smooth_random(1, 1, 20, 24, seed=1), 25, seed=2)
+    for flag in ("1", "0"):  # the environment switch does not matter for an explicit choice
+        monkeypatch.setenv("RESTOREKIT_BM3D_FUSED", flag)
+        with pytest.raises(InvalidParameterError) as err:
+            bm3d_denoise(z, sigma=S25, backend="fused")
+        text = str(err.value)
+        assert text.startswith("backend:") and "CUDA" in text and "cpu" in text and "'torch'" in text
+
+
+def test_explicit_fused_backend_refuses_cases_the_kernels_do_not_handle(monkeypatch):
+    """With a device the kernels could run on (the interpreter), the cases they do not handle are
+    refused before any work, naming the reason; Triton being absent is a missing dependency."""
+    monkeypatch.setattr(fused, "_BROKEN", [])
+    monkeypatch.setattr(fused, "available", lambda: True)
+    monkeypatch.setenv("RESTOREKIT_BM3D_FUSED", "interpret")
+    calls = []
+    monkeypatch.setattr(fused, "run_stage_fused", lambda *a, **k: calls.append(1))
+    z = support.add_noise(support.smooth_random(1, 1, 24, 24, seed=1), 25, seed=2)
+    kernel = torch.zeros(24, 24)
+    kernel[0, :2] = torch.tensor([1.0, 0.5])
+    coloured = torch.fft.fft2(kernel).abs() ** 2 * S25**2
+    for kwargs, words in (
+        ({"noise_psd": coloured}, "white noise"),
+        ({"profile": "vn"}, "11x11"),
+        ({"profile": "refilter"}, "refilter"),
+    ):
+        with pytest.raises(InvalidParameterError, match=words):
+            bm3d_denoise(z, sigma=S25, backend="fused", **kwargs)
+    assert calls == []  # refused up front
+    monkeypatch.setattr(fused, "available", lambda: False)
+    with pytest.raises(MissingDependencyError, match="Triton"):
+        bm3d_denoise(z, sigma=S25, backend="fused")
 
 
 @cuda
@@ -266,3 +308,23 @@ def test_kernels_that_cannot_be_built_fall_back_to_the_torch_path(monkeypatch, c
     monkeypatch.setenv("RESTOREKIT_BM3D_FUSED", "interpret")
     with pytest.raises(ValueError, match="a bug of ours"):
         bm3d_denoise(z, sigma=S25)
+    with pytest.raises(ValueError, match="a bug of ours"):
+        bm3d_denoise(z, sigma=S25, backend="fused")
+
+
+def test_explicit_fused_backend_reports_kernels_that_cannot_be_built(monkeypatch):
+    """backend="fused": a failure inside Triton is a MissingDependencyError naming it, not a silent
+    fallback; once known, later calls are refused up front; backend="auto" then runs the torch path."""
+    fake_triton = compile("def build(*a, **k):\n    raise RuntimeError('Failed to find C compiler')\n", "/x/triton/build.py", "exec")
+    ns: dict = {}
+    exec(fake_triton, ns)
+    monkeypatch.setattr(fused, "_BROKEN", [])
+    monkeypatch.setattr(fused, "available", lambda: True)
+    monkeypatch.setattr(fused, "run_stage_fused", ns["build"])
+    monkeypatch.setenv("RESTOREKIT_BM3D_FUSED", "interpret")
+    z = support.add_noise(support.smooth_random(1, 1, 20, 24, seed=1), 25, seed=2)
+    for _ in range(2):
+        with pytest.raises(MissingDependencyError, match="C compiler"):
+            bm3d_denoise(z, sigma=S25, backend="fused")
+    assert "C compiler" in (fused.unusable() or "")
+    assert torch.equal(bm3d_denoise(z, sigma=S25), bm3d_denoise(z, sigma=S25, backend="torch"))

@@ -9,8 +9,9 @@ import pytest
 import support
 import torch
 
-from restorekit.denoise import bm3d_reference as R
-from restorekit.denoise.bm3d_reference import bm3d_denoise_reference
+from restorekit.denoise.bm3d import bm3d_denoise
+from restorekit.denoise.bm3d import reference as R
+from restorekit.denoise.bm3d.reference import bm3d_denoise_reference
 from restorekit.errors import InvalidImageError, InvalidParameterError, MissingDependencyError
 
 needs_bm3d = pytest.mark.skipif(not R.reference_available(), reason="optional package bm3d not installed")
@@ -29,7 +30,10 @@ def test_missing_package_error(monkeypatch):
         bm3d_denoise_reference(torch.rand(1, 1, 16, 16), sigma=0.1)
     text = str(err.value)
     assert "pip install bm3d" in text and "non-commercial" in text and '"restorekit"' in text
+    assert '"auto"' in text and '"torch"' in text  # the backends that need no extra package
     assert not R.reference_available()
+    with pytest.raises(MissingDependencyError, match="pip install bm3d"):  # the same through the dispatcher
+        bm3d_denoise(torch.rand(1, 1, 16, 16), sigma=0.1, backend="reference")
 
 
 def test_missing_package_error_from_deblur(monkeypatch):
@@ -39,6 +43,18 @@ def test_missing_package_error_from_deblur(monkeypatch):
     monkeypatch.setitem(sys.modules, "bm3d", None)
     with pytest.raises(MissingDependencyError, match="pip install bm3d"):
         bm3d_deblur(torch.rand(1, 1, 16, 16), gaussian_psf(1.0), sigma=0.01, backend="reference")
+
+
+@needs_bm3d
+def test_reference_backend_of_bm3d_denoise_is_the_wrapper():
+    """bm3d_denoise(backend="reference") runs the wrapper with the same arguments (the package
+    itself varies in the last float32 bits from run to run)."""
+    x = _noisy(3, 24, b=2)
+    p = _pilot(x)
+    for kwargs in ({"sigma": SIGMA}, {"sigma": torch.tensor([SIGMA, 0.05]), "pilot": p, "color_space": "ycbcr"}):
+        torch.testing.assert_close(
+            bm3d_denoise(x, backend="reference", **kwargs), bm3d_denoise_reference(x, **kwargs), atol=1e-6, rtol=0
+        )
 
 
 @needs_bm3d
@@ -160,6 +176,8 @@ def test_bad_inputs():
         bm3d_denoise_reference(x, sigma=-0.1)
     with pytest.raises(InvalidParameterError):
         bm3d_denoise_reference(x, sigma=torch.ones(2, 2, 2))
+    with pytest.raises(InvalidParameterError):  # the one sigma validator: [0, 1] units, as the other backends
+        bm3d_denoise_reference(x, sigma=25.0)
     with pytest.raises(InvalidParameterError):
         bm3d_denoise_reference(x, noise_psd=torch.ones(8, 8))
     with pytest.raises(InvalidParameterError):

@@ -10,7 +10,7 @@ import support
 import torch
 from thresholds import ALL_THRESHOLDS
 
-from restorekit.denoise.nlm import auto_settings, nlm_denoise, nlm_denoise_with_info
+from restorekit.denoise.nlm import NlmSettings, auto_settings, nlm_denoise
 from restorekit.errors import InvalidImageError, InvalidParameterError
 
 THRESHOLDS = ALL_THRESHOLDS["nlm"]
@@ -123,7 +123,7 @@ def test_auto_settings_table():
         for s in (0.0, 5, 15, 25, 50, 75, 200):
             patch, radius, factor = auto_settings(s, mode=mode)
             assert patch % 2 == 1 and radius >= 1 and 0.3 <= factor <= 1.5
-    _, settings = nlm_denoise_with_info(_noisy((1, 1, 32, 32), 25), sigma=25 / 255)
+    _, settings = nlm_denoise(_noisy((1, 1, 32, 32), 25), sigma=25 / 255, return_info=True)
     patch, radius, factor = auto_settings(25, mode="gray")
     assert settings[0].patch_size == patch and settings[0].search_radius == radius
     assert settings[0].h == pytest.approx(factor * 25 / 255)
@@ -168,7 +168,7 @@ def test_non_contiguous_and_channels_last(device):
 def test_batch_consistency(device):
     # Different noise levels: different automatic sigma, h and (for the noisiest) patch size.
     x = torch.cat([_noisy((1, 1, 24, 20), s, seed=i) for i, s in enumerate((5, 25, 60))]).to(device)
-    out, settings = nlm_denoise_with_info(x)
+    out, settings = nlm_denoise(x, return_info=True)
     assert len({s.patch_size for s in settings}) > 1
     for i in range(x.shape[0]):
         torch.testing.assert_close(out[i : i + 1], nlm_denoise(x[i : i + 1]), atol=1e-5, rtol=0)
@@ -209,9 +209,20 @@ def test_progress_reported():
 
 def test_per_image_sigma_and_h():
     x = torch.cat([_noisy((1, 1, 16, 16), 10), _noisy((1, 1, 16, 16), 30)])
-    out, settings = nlm_denoise_with_info(x, sigma=[10 / 255, 30 / 255], h=torch.tensor([0.03, 0.1]))
+    out, settings = nlm_denoise(x, sigma=[10 / 255, 30 / 255], h=torch.tensor([0.03, 0.1]), return_info=True)
     assert [s.h for s in settings] == pytest.approx([0.03, 0.1])
     torch.testing.assert_close(out[1:], nlm_denoise(x[1:], sigma=30 / 255, h=0.1), atol=1e-6, rtol=0)
+
+
+def test_return_info_convention():
+    """The image alone by default; ``(image, settings)`` with ``return_info=True``, same image."""
+    x = _noisy((1, 3, 24, 24), 25)
+    out = nlm_denoise(x, sigma=25 / 255)
+    assert isinstance(out, torch.Tensor)
+    res = nlm_denoise(x, sigma=25 / 255, return_info=True)
+    assert isinstance(res, tuple) and len(res) == 2
+    assert torch.equal(res[0], out)
+    assert isinstance(res[1], list) and len(res[1]) == 1 and isinstance(res[1][0], NlmSettings)
 
 
 # ---- bad inputs and parameters -----------------------------------------------------------------
@@ -264,7 +275,7 @@ def test_bad_parameters_rejected(kwargs):
 
 
 def _op():
-    import restorekit.operations.nlm  # noqa: F401  (registers the operation)
+    import restorekit.operations.denoise.nlm  # noqa: F401  (registers the operation)
     from restorekit.params import OPERATIONS
 
     return OPERATIONS["nlm_denoise"]

@@ -13,11 +13,11 @@ from thresholds import ALL_THRESHOLDS
 from restorekit.denoise.wavelet import (
     DISCRETE_WAVELETS,
     TRANSFORMS,
+    WaveletInfo,
     auto_levels,
     max_levels,
     subband_noise_gains,
     wavelet_denoise,
-    wavelet_denoise_with_info,
 )
 from restorekit.denoise.wavelet_threshold import (
     bayes_threshold,
@@ -60,9 +60,20 @@ def test_shapes_all_sizes(b, c, size):
 
 def test_one_pixel_returns_itself():
     x = torch.tensor([[[[0.3]]], [[[0.7]]]])
-    out, infos = wavelet_denoise_with_info(x)
+    out, infos = wavelet_denoise(x, return_info=True)
     assert torch.equal(out, x)
     assert infos[0].levels == 0
+
+
+def test_return_info_convention():
+    """The image alone by default; ``(image, infos)`` with ``return_info=True``, same image."""
+    _, x = _noisy_image(24, 24, c=3)
+    out = wavelet_denoise(x)
+    assert isinstance(out, torch.Tensor)
+    res = wavelet_denoise(x, return_info=True)
+    assert isinstance(res, tuple) and len(res) == 2
+    assert torch.equal(res[0], out)
+    assert isinstance(res[1], list) and len(res[1]) == 1 and isinstance(res[1][0], WaveletInfo)
 
 
 @pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16, torch.float64])
@@ -284,15 +295,15 @@ def test_levels_rules():
     assert auto_levels(1, 100, "db4") == 0
     assert max_levels(3, 5, "sym8", "decimated") == 1
     assert max_levels(64, 64, "db1", "stationary") == 6
-    _, infos = wavelet_denoise_with_info(torch.rand(1, 1, 20, 24), levels=10, wavelet="db2", transform="decimated")
+    _, infos = wavelet_denoise(torch.rand(1, 1, 20, 24), levels=10, wavelet="db2", transform="decimated", return_info=True)
     assert infos[0].levels == max_levels(20, 24, "db2", "decimated")
 
 
 def test_info_sigma_and_thresholds():
     _, noisy = _noisy_image(h=64, w=64, c=3)
     s = 20 / 255
-    _, infos = wavelet_denoise_with_info(
-        noisy, sigma=s, method="visu", mode="hard", wavelet="db4", transform="decimated"
+    _, infos = wavelet_denoise(
+        noisy, sigma=s, method="visu", mode="hard", wavelet="db4", transform="decimated", return_info=True
     )
     info = infos[0]
     assert info.channels == ("Y", "Cb", "Cr") and not info.sigma_estimated
@@ -302,7 +313,7 @@ def test_info_sigma_and_thresholds():
     assert np.allclose(info.sigma, s * row_norms, rtol=1e-3)
     for ch, per_level in enumerate(info.thresholds):
         assert np.allclose(per_level, info.sigma[ch] * math.sqrt(2 * math.log(64 * 64)))
-    _, infos = wavelet_denoise_with_info(noisy, color="per_channel")
+    _, infos = wavelet_denoise(noisy, color="per_channel", return_info=True)
     assert infos[0].channels == ("R", "G", "B") and infos[0].sigma_estimated
     assert all(abs(v * 255 - 20) < 4 for v in infos[0].sigma)
     assert len(DISCRETE_WAVELETS) == len(pywt.wavelist(kind="discrete"))

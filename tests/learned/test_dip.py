@@ -7,7 +7,7 @@ import support
 import torch
 from thresholds import ALL_THRESHOLDS
 
-import restorekit.operations.dip  # noqa: F401  (registers the operation)
+import restorekit.operations.learned.dip  # noqa: F401  (registers the operation)
 from restorekit.errors import InvalidImageError, InvalidParameterError
 from restorekit.learned.dip import deep_image_prior, effective_depth
 from restorekit.params import OPERATIONS
@@ -40,7 +40,7 @@ def test_gray_gain_under_inference_mode():
     with torch.inference_mode():
         x = noisy.clone()
         assert x.is_inference()
-        out, rep = deep_image_prior(x, iterations=400, width=16, depth=4)
+        out, rep = deep_image_prior(x, iterations=400, width=16, depth=4, return_info=True)
     # trained (the loss fell far below that of a constant image); stops by itself at 390 iterations
     assert rep["iterations"][0] >= 300 and rep["final_loss"][0] < 0.9 * float(((0.5 - noisy) ** 2).mean())
     gain = support.psnr(out, clean) - support.psnr(noisy, clean)
@@ -51,7 +51,7 @@ def test_gray_gain_under_inference_mode():
 def test_rgb_gain():
     clean, noisy = _rgb_case()
     with torch.inference_mode():
-        out, rep = deep_image_prior(noisy.clone(), iterations=300, width=16, depth=4)
+        out, rep = deep_image_prior(noisy.clone(), iterations=300, width=16, depth=4, return_info=True)
     assert out.shape == noisy.shape
     gain = support.psnr(out, clean) - support.psnr(noisy, clean)
     assert gain > THRESHOLDS["dip_gain_rgb_sigma25_db"], gain
@@ -63,8 +63,8 @@ def test_early_stop_beats_overfitted_last_iterate():
     peak (no clean image used) and its result is clearly better than running every iteration."""
     clean, noisy = _gray_case()
     kw = {"width": 16, "depth": 4, "input_noise": 0.0, "ema": 0.0, "learning_rate": 0.02}
-    stopped, rep = deep_image_prior(noisy, iterations=300, early_stop=True, **kw)
-    last, rep_last = deep_image_prior(noisy, iterations=300, early_stop=False, **kw)
+    stopped, rep = deep_image_prior(noisy, iterations=300, early_stop=True, **kw, return_info=True)
+    last, rep_last = deep_image_prior(noisy, iterations=300, early_stop=False, **kw, return_info=True)
     assert rep["stop_reason"][0].startswith("early stop") and rep["iterations"][0] < 300
     assert rep_last["iterations"] == [300] and rep_last["stop_reason"] == ["max iterations"]
     assert abs(rep["noise_sigma"][0] * 255 - 25) < 3  # estimated
@@ -85,6 +85,7 @@ def test_variance_rule_stops():
         patience=30,
         min_iterations=20,
         **SMALL,
+        return_info=True,
     )
     assert rep["stop_reason"] == ["early stop (output variance)"]
     assert rep["result_iteration"][0] <= rep["iterations"][0] - 30
@@ -97,11 +98,22 @@ def test_variance_rule_stops():
 
 def test_reproducible_with_seed():
     x = support.smooth_random(1, 3, 20, 28, seed=1)
-    a, _ = deep_image_prior(x, iterations=25, seed=7, **SMALL)
-    b, _ = deep_image_prior(x, iterations=25, seed=7, **SMALL)
-    c, _ = deep_image_prior(x, iterations=25, seed=8, **SMALL)
+    a = deep_image_prior(x, iterations=25, seed=7, **SMALL)
+    b = deep_image_prior(x, iterations=25, seed=7, **SMALL)
+    c = deep_image_prior(x, iterations=25, seed=8, **SMALL)
     assert torch.equal(a, b)
     assert not torch.equal(a, c)
+
+
+def test_return_info_convention():
+    """The image alone by default; ``(image, report)`` with ``return_info=True``, same image."""
+    x = support.smooth_random(1, 1, 24, 24, seed=3)
+    out = deep_image_prior(x, iterations=2, **SMALL)
+    assert isinstance(out, torch.Tensor)
+    res = deep_image_prior(x, iterations=2, **SMALL, return_info=True)
+    assert isinstance(res, tuple) and len(res) == 2
+    assert torch.equal(res[0], out)
+    assert isinstance(res[1], dict) and res[1]["iterations"] == [2]
 
 
 def test_global_rng_untouched():
@@ -114,9 +126,9 @@ def test_global_rng_untouched():
 
 def test_batch_every_image_processed_and_consistent():
     x = torch.cat([support.smooth_random(1, 3, 16, 20, seed=1), support.smooth_random(1, 3, 16, 20, seed=2)])
-    out, rep = deep_image_prior(x, iterations=20, early_stop=False, **SMALL)
+    out, rep = deep_image_prior(x, iterations=20, early_stop=False, **SMALL, return_info=True)
     assert out.shape == x.shape and len(rep["iterations"]) == 2
-    single, _ = deep_image_prior(x[1:2], iterations=20, early_stop=False, **SMALL)
+    single = deep_image_prior(x[1:2], iterations=20, early_stop=False, **SMALL)
     torch.testing.assert_close(out[1:2], single)
     # both images fitted, each towards its own target
     assert (out[1] - x[1]).abs().mean() < (out[0] - x[1]).abs().mean()
@@ -125,7 +137,7 @@ def test_batch_every_image_processed_and_consistent():
 @pytest.mark.parametrize("shape", [(1, 1, 1, 1), (1, 3, 3, 5), (2, 1, 7, 9), (1, 3, 2, 40), (1, 1, 33, 17)])
 def test_any_size(shape):
     x = torch.rand(*shape, generator=torch.Generator().manual_seed(0))
-    out, rep = deep_image_prior(x, iterations=8, **SMALL)
+    out, rep = deep_image_prior(x, iterations=8, **SMALL, return_info=True)
     assert out.shape == x.shape
     assert torch.isfinite(out).all() and out.min() >= 0 and out.max() <= 1
     assert rep["depth"][0] == effective_depth(shape[2], shape[3], SMALL["depth"])
@@ -140,37 +152,37 @@ def test_effective_depth():
 
 def test_dtype_device_layout_kept(device):
     x = support.smooth_random(1, 3, 16, 16, dtype=torch.float64).to(device)
-    out, rep = deep_image_prior(x, iterations=5, **SMALL)
+    out, rep = deep_image_prior(x, iterations=5, **SMALL, return_info=True)
     assert out.dtype == torch.float64 and out.device == x.device
     assert rep["device"] == str(x.device)
     cl = x.float().contiguous(memory_format=torch.channels_last)
     nc = x.float().transpose(2, 3)
-    assert deep_image_prior(cl, iterations=5, **SMALL)[0].shape == cl.shape
-    assert deep_image_prior(nc, iterations=5, **SMALL)[0].shape == nc.shape
+    assert deep_image_prior(cl, iterations=5, **SMALL).shape == cl.shape
+    assert deep_image_prior(nc, iterations=5, **SMALL).shape == nc.shape
 
 
 def test_cuda_precisions(device):
     if device.type != "cuda":
         pytest.skip("mixed precision is used on CUDA only")
     x = support.smooth_random(1, 3, 40, 56).to(device)
-    _, rep = deep_image_prior(x, iterations=5, **SMALL)
+    _, rep = deep_image_prior(x, iterations=5, **SMALL, return_info=True)
     assert rep["precision"] == (
         "bfloat16 autocast" if torch.cuda.is_bf16_supported() else "float16 autocast + loss scaling"
     )
     for precision in ("float16", "float32"):
-        out, rep = deep_image_prior(x, iterations=30, precision=precision, padding="zeros", **SMALL)
+        out, rep = deep_image_prior(x, iterations=30, precision=precision, padding="zeros", **SMALL, return_info=True)
         assert torch.isfinite(out).all() and rep["final_loss"][0] < float(((0.5 - x) ** 2).mean())
 
 
 def test_zero_padding_runs():
     x = support.smooth_random(1, 1, 12, 20)
-    out, rep = deep_image_prior(x, iterations=5, padding="zeros", **SMALL)
+    out, rep = deep_image_prior(x, iterations=5, padding="zeros", **SMALL, return_info=True)
     assert out.shape == x.shape and rep["settings"]["padding"] == "zeros"
 
 
 def test_report_contents():
     x = support.smooth_random(2, 1, 12, 12)
-    _, rep = deep_image_prior(x, iterations=10, sigma=0.05, **SMALL)
+    _, rep = deep_image_prior(x, iterations=10, sigma=0.05, **SMALL, return_info=True)
     assert rep["iterations"] == [10, 10] and rep["stop_reason"] == ["max iterations"] * 2
     assert rep["noise_sigma"] == pytest.approx([0.05, 0.05])
     assert rep["precision"] == "float32" and rep["device"] == "cpu" and rep["seconds"] > 0
@@ -180,7 +192,7 @@ def test_report_contents():
 def test_sigma_forms():
     x = support.smooth_random(2, 3, 12, 12)
     for sigma in (0.1, torch.tensor(0.1), torch.tensor([0.1, 0.1]), torch.full((2, 3), 0.1), torch.full((1, 1), 0.1)):
-        _, rep = deep_image_prior(x, iterations=2, sigma=sigma, **SMALL)
+        _, rep = deep_image_prior(x, iterations=2, sigma=sigma, **SMALL, return_info=True)
         assert rep["noise_sigma"] == pytest.approx([0.1, 0.1])
     for bad in (-0.1, 2.0, torch.zeros(3), float("nan"), "0.1"):
         with pytest.raises(InvalidParameterError):
@@ -310,7 +322,7 @@ def test_operation_runs(op, shape):
 
 
 def test_node_iteration_cap_follows_the_device():
-    from restorekit.operations.dip import automatic_iterations
+    from restorekit.operations.learned.dip import automatic_iterations
     from restorekit.params import get_operation
 
     assert get_operation("deep_image_prior").param("iterations").default == 0

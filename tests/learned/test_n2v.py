@@ -9,7 +9,7 @@ import support
 import torch
 from thresholds import ALL_THRESHOLDS
 
-import restorekit.operations.n2v  # noqa: F401  (registers the operation)
+import restorekit.operations.learned.n2v  # noqa: F401  (registers the operation)
 from restorekit.errors import InvalidImageError, InvalidParameterError
 from restorekit.learned.n2v import _blind_spot_input, _Sampler, noise2void
 from restorekit.params import OPERATIONS
@@ -42,7 +42,7 @@ def test_gray_trains_under_inference_mode(gray_pair, device):
     with torch.inference_mode():
         noisy_inf = noisy.to(device).clone()  # an inference tensor, as ComfyUI hands them over
         assert noisy_inf.is_inference()
-        out, info = noise2void(noisy_inf, seed=0, **QUICK)
+        out, info = noise2void(noisy_inf, seed=0, **QUICK, return_info=True)
     assert out.shape == noisy.shape and out.dtype == noisy.dtype and out.device == noisy_inf.device
     assert info["steps"] == QUICK["steps"]
     assert info["final_loss"] < 0.6 * info["initial_loss"], info
@@ -56,7 +56,7 @@ def test_rgb_trains_under_inference_mode():
     clean = support.load_set("CBSD68", ["101085"], gray=False)[0][..., 100:164, 100:164]
     noisy = support.add_noise(clean, 25, seed=1).clamp(0, 1)
     with torch.inference_mode():
-        out, info = noise2void(noisy.clone(), seed=0, **QUICK)
+        out, info = noise2void(noisy.clone(), seed=0, **QUICK, return_info=True)
     assert out.shape == clean.shape
     assert info["final_loss"] < info["initial_loss"]
     gain = support.psnr(out, clean) - support.psnr(noisy, clean)
@@ -69,12 +69,24 @@ def test_rgb_trains_under_inference_mode():
 def test_same_seed_same_result_bitwise():
     x = _smooth(2, 1, 32, 28, seed=1)
     x = (x + 0.1 * torch.randn(x.shape, generator=torch.Generator().manual_seed(2))).clamp(0, 1)
-    a, ia = noise2void(x, seed=7, **TINY)
-    b, ib = noise2void(x, seed=7, **TINY)
-    c, _ = noise2void(x, seed=8, **TINY)
+    a, ia = noise2void(x, seed=7, **TINY, return_info=True)
+    b, ib = noise2void(x, seed=7, **TINY, return_info=True)
+    c = noise2void(x, seed=8, **TINY)
     assert torch.equal(a, b)
     assert ia["final_loss"] == ib["final_loss"]
     assert not torch.equal(a, c)
+
+
+def test_return_info_convention():
+    """The image alone by default; ``(image, report)`` with ``return_info=True``, same image."""
+    x = _smooth(1, 1, 24, 24, seed=3)
+    kw = {**TINY, "steps": 2}
+    out = noise2void(x, **kw)
+    assert isinstance(out, torch.Tensor)
+    res = noise2void(x, **kw, return_info=True)
+    assert isinstance(res, tuple) and len(res) == 2
+    assert torch.equal(res[0], out)
+    assert isinstance(res[1], dict) and res[1]["steps"] == 2
 
 
 @pytest.mark.parametrize("shape", [(3, 3, 40, 48), (1, 1, 40, 48), (2, 1, 1, 1), (1, 3, 3, 5), (1, 1, 7, 9),
@@ -82,7 +94,7 @@ def test_same_seed_same_result_bitwise():
 def test_shapes_and_range(shape):
     x = support.smooth_random(*shape, seed=3)
     with torch.inference_mode():
-        out, info = noise2void(x, **TINY)
+        out, info = noise2void(x, **TINY, return_info=True)
     assert out.shape == x.shape and out.dtype == x.dtype
     assert torch.isfinite(out).all() and out.min() >= 0 and out.max() <= 1
     assert info["patch_size"] == (min(16, shape[2]), min(16, shape[3]))
@@ -91,21 +103,21 @@ def test_shapes_and_range(shape):
 
 def test_channel_masks_for_colour():
     x = _smooth(2, 3, 32, 32, seed=9)
-    out, info = noise2void(x, mask_mode="channel", mask_ratio=0.02, **TINY)
+    out, info = noise2void(x, mask_mode="channel", mask_ratio=0.02, **TINY, return_info=True)
     assert out.shape == x.shape and torch.isfinite(out).all()
     assert info["mask_mode"] == "channel" and info["masked_per_patch"] == 3 * 9  # cells of 7 px: 3 x 3 in 16 px
-    pixel, _ = noise2void(x, mask_mode="pixel", mask_ratio=0.02, **TINY)
+    pixel = noise2void(x, mask_mode="pixel", mask_ratio=0.02, **TINY)
     assert not torch.equal(out, pixel)
 
 
 def test_dtype_and_layouts_kept():
     x = _smooth(2, 3, 24, 20, seed=4)
-    ref, _ = noise2void(x, **TINY)
-    out64, _ = noise2void(x.double(), **TINY)
+    ref = noise2void(x, **TINY)
+    out64 = noise2void(x.double(), **TINY)
     assert out64.dtype == torch.float64
     torch.testing.assert_close(out64.float(), ref, atol=2e-6, rtol=0)
-    cl, _ = noise2void(x.contiguous(memory_format=torch.channels_last), **TINY)
-    nc, _ = noise2void(x.transpose(-1, -2).contiguous().transpose(-1, -2), **TINY)
+    cl = noise2void(x.contiguous(memory_format=torch.channels_last), **TINY)
+    nc = noise2void(x.transpose(-1, -2).contiguous().transpose(-1, -2), **TINY)
     torch.testing.assert_close(cl, ref, atol=1e-5, rtol=0)
     torch.testing.assert_close(nc, ref, atol=1e-5, rtol=0)
 
@@ -114,20 +126,20 @@ def test_one_network_for_the_batch():
     """One network is trained on patches from every image, then applied to each image separately."""
     a = _smooth(1, 3, 32, 32, seed=5)
     b = _smooth(1, 3, 32, 32, seed=6)
-    out, info = noise2void(torch.cat([a, b, a]), **TINY)
+    out, info = noise2void(torch.cat([a, b, a]), **TINY, return_info=True)
     assert out.shape == (3, 3, 32, 32)
     assert torch.equal(out[0], out[2])  # same image, same network -> same output
     assert not torch.equal(out[0], out[1])
     # the network depends on the whole batch (patches come from every image)
-    alone, _ = noise2void(a, **TINY)
+    alone = noise2void(a, **TINY)
     assert not torch.equal(alone[0], out[0])
 
 
 def test_tiled_inference_close_to_untiled():
     x = _smooth(1, 1, 64, 80, seed=6)
-    whole, info = noise2void(x, tile=0, **TINY)
+    whole, info = noise2void(x, tile=0, **TINY, return_info=True)
     assert info["tile"] == 0
-    tiled, info_t = noise2void(x, tile=32, **TINY)
+    tiled, info_t = noise2void(x, tile=32, **TINY, return_info=True)
     assert info_t["tile"] == 32
     assert (tiled - whole).abs().mean() < 2e-3
     assert (tiled - whole).abs().max() < 3e-2
@@ -229,7 +241,7 @@ def test_interruption_propagates():
 def test_runs_on_device(device):
     x = _smooth(2, 3, 40, 36, seed=7).to(device)
     with torch.inference_mode():
-        out, info = noise2void(x, **TINY)
+        out, info = noise2void(x, **TINY, return_info=True)
     assert out.device == x.device and out.shape == x.shape and out.dtype == x.dtype
     assert torch.isfinite(out).all()
     if device.type == "cuda":
@@ -237,7 +249,7 @@ def test_runs_on_device(device):
     else:
         assert info["precision"] == "float32"
     with torch.inference_mode():
-        again, _ = noise2void(x, **TINY)
+        again = noise2void(x, **TINY)
     assert torch.equal(out, again), "the same seed must give the same result on the same device"
 
 
@@ -284,7 +296,7 @@ def test_operation_rejects_out_of_range(op):
 
 
 def test_operation_automatic_budget_follows_the_device(op):
-    from restorekit.operations.n2v import automatic_budget
+    from restorekit.operations.learned.n2v import automatic_budget
 
     assert op.param("steps").default == op.param("width").default == op.param("patches_per_step").default == 0
     cpu, gpu = automatic_budget(torch.device("cpu")), automatic_budget(torch.device("cuda"))

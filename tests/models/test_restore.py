@@ -13,7 +13,7 @@ from torch import nn
 
 import restorekit.models.restore as restore_mod
 from restorekit.errors import AlgorithmError, InvalidImageError, InvalidParameterError
-from restorekit.models.restore import restore_with_model
+from restorekit.models.restore import RestoreInfo, restore_with_model
 from restorekit.tiling import seam_visibility
 
 THRESHOLDS = ALL_THRESHOLDS["restore_with_model"]
@@ -126,6 +126,18 @@ def test_device(device):
     model = StubModel(conv_net())
     y = restore_with_model(model, x, precision="fp32")
     assert y.device == x.device and model.devices[-1].type == device.type
+
+
+def test_return_info_convention():
+    """The image alone by default; ``(image, RestoreInfo)`` with ``return_info=True``, same image."""
+    x = torch.rand(1, 3, 24, 24, generator=torch.Generator().manual_seed(1))
+    model = StubModel(conv_net())
+    out = restore_with_model(model, x)
+    assert isinstance(out, torch.Tensor)
+    res = restore_with_model(model, x, return_info=True)
+    assert isinstance(res, tuple) and len(res) == 2
+    assert torch.equal(res[0], out)
+    assert isinstance(res[1], RestoreInfo)
 
 
 # ---- tiling -------------------------------------------------------------------------------------------

@@ -8,16 +8,15 @@ import hashlib
 import http.server
 import io
 import re
-import sys
 import threading
-import types
 import urllib.error
 from pathlib import Path
 
 import pytest
 
+from restorekit import cli_weights
 from restorekit.errors import InvalidParameterError, RestoreError
-from restorekit.models import weights
+from restorekit.models import folders, weights
 from restorekit.models.weights import WeightsDownloadError, WeightsEntry, fetch_weights, find_weights
 
 PAYLOAD = b"PK\x03\x04" + bytes(range(256)) * 1200  # 307 204 bytes, starts like a zip (.pth) file
@@ -293,10 +292,15 @@ def test_entries_are_frozen():
         weights.CATALOGUE[0].url = "https://example.invalid/x.pth"
 
 
-# ---- default folder ---------------------------------------------------------------------
+# ---- default folder ----------------------------------------------------------------------
 
-def test_default_model_dir_env_and_home(monkeypatch, tmp_path):
-    monkeypatch.setitem(sys.modules, "folder_paths", None)  # "not inside ComfyUI": import fails
+@pytest.fixture
+def no_model_dirs(monkeypatch):
+    """No folders configured by a host application (restored afterwards)."""
+    monkeypatch.setattr(folders, "_model_dirs", ())
+
+
+def test_default_model_dir_env_and_home(monkeypatch, tmp_path, no_model_dirs):
     monkeypatch.setenv("RESTOREKIT_MODEL_DIR", str(tmp_path / "mine"))
     assert weights.default_model_dir() == tmp_path / "mine"
     monkeypatch.delenv("RESTOREKIT_MODEL_DIR")
@@ -304,22 +308,30 @@ def test_default_model_dir_env_and_home(monkeypatch, tmp_path):
     assert weights.default_model_dir() == tmp_path / ".cache" / "restorekit" / "models"
 
 
-def test_default_model_dir_inside_comfyui(monkeypatch, tmp_path):
-    fake = types.ModuleType("folder_paths")
-    fake.models_dir = str(tmp_path / "ComfyUI" / "models")
-    fake.folder_names_and_paths = {}
-    monkeypatch.setitem(sys.modules, "folder_paths", fake)
+def test_default_model_dir_from_the_host_application(monkeypatch, tmp_path, no_model_dirs):
+    """Folders set by the host (the ComfyUI pack) come first, before the environment variable."""
     monkeypatch.setenv("RESTOREKIT_MODEL_DIR", str(tmp_path / "ignored"))
-    assert weights.default_model_dir() == tmp_path / "ComfyUI" / "models" / "restorekit"
-    fake.folder_names_and_paths["restorekit"] = ([str(tmp_path / "elsewhere")], {".pth"})
+    folders.set_model_dirs([tmp_path / "elsewhere", str(tmp_path / "ComfyUI" / "models" / "restorekit"), ""])
+    assert folders.model_dirs() == (tmp_path / "elsewhere", tmp_path / "ComfyUI" / "models" / "restorekit")
     assert weights.default_model_dir() == tmp_path / "elsewhere"
+    folders.set_model_dirs(str(tmp_path / "one"))  # a single folder is accepted too
+    assert weights.default_model_dir() == tmp_path / "one"
+    folders.set_model_dirs([])  # cleared: back to the environment variable
+    assert weights.default_model_dir() == tmp_path / "ignored"
+
+
+def test_weights_module_knows_nothing_of_comfyui_or_the_command_line():
+    source = Path(weights.__file__).read_text()
+    for word in ("folder_paths", "argparse", "print(", "comfy", "github.com/restorekit"):
+        assert word not in source, word
+    assert re.fullmatch(r"restorekit/[0-9][0-9A-Za-z.+-]*", weights.USER_AGENT)  # a plain product token
 
 
 def test_fetch_without_dest_uses_the_default_folder(server, tmp_path, monkeypatch):
     base, srv = server
     (srv / "model.pth").write_bytes(PAYLOAD)
     _add_entry(monkeypatch, f"{base}/model.pth", PAYLOAD_SHA)
-    monkeypatch.setitem(sys.modules, "folder_paths", None)
+    monkeypatch.setattr(folders, "_model_dirs", ())
     monkeypatch.setenv("RESTOREKIT_MODEL_DIR", str(tmp_path / "default"))
     assert fetch_weights("test-model") == tmp_path / "default" / "test_model.pth"
 
@@ -329,7 +341,7 @@ def test_fetch_without_dest_uses_the_default_folder(server, tmp_path, monkeypatc
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="restorekit")
     sub = parser.add_subparsers(dest="command", required=True)
-    weights.add_cli(sub)
+    cli_weights.add_cli(sub)
     return parser
 
 
@@ -346,12 +358,13 @@ def test_cli_parsing():
         parser.parse_args(["weights"])  # an action is required
 
 
-def test_cli_list(capsys, monkeypatch, tmp_path):
+def test_cli_list(capsys, monkeypatch, tmp_path, no_model_dirs):
     monkeypatch.setenv("RESTOREKIT_MODEL_DIR", str(tmp_path))
     args = _parser().parse_args(["weights", "list", "--family", "SCUNet", "-v"])
     assert args.weights_handler(args) == 0
     out = capsys.readouterr().out
     assert "scunet-color-real-psnr" in out and "drunet-color" not in out
+    assert f"(default folder: {tmp_path})" in out
     assert "https://github.com/cszn/KAIR/releases/download/v1.0/scunet_color_real_psnr.pth" in out
     args = _parser().parse_args(["weights", "list", "--verified-only"])
     args.weights_handler(args)

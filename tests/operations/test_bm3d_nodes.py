@@ -7,7 +7,7 @@ import sys
 import pytest
 import torch
 
-import restorekit.operations.bm3d  # noqa: F401  (registers the operations)
+import restorekit.operations.denoise.bm3d  # noqa: F401  (registers the operations)
 from restorekit.deblur.psf import gaussian_psf
 from restorekit.denoise.bm3d import COLOR_SPACES, PROFILES, STAGES
 from restorekit.errors import InvalidParameterError, MissingDependencyError

@@ -6,7 +6,7 @@ import pytest
 import pywt
 import torch
 
-import restorekit.operations.wavelet  # noqa: F401  (registers the operation)
+import restorekit.operations.denoise.wavelet  # noqa: F401  (registers the operation)
 from restorekit.errors import InvalidParameterError
 from restorekit.params import OPERATIONS
 

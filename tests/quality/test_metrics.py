@@ -14,7 +14,7 @@ from thresholds import ALL_THRESHOLDS
 
 from restorekit.errors import InvalidImageError, InvalidParameterError
 from restorekit.image import to_numpy
-from restorekit.operations.quality import PSNR_CAP_DB
+from restorekit.operations.quality.metrics import PSNR_CAP_DB
 from restorekit.params import get_operation
 from restorekit.quality import metrics as M
 

@@ -127,8 +127,14 @@ def test_node_schema(node_id: str) -> None:
             assert options.get("tooltip"), f"{node_id}.{name} has no tooltip"
             declared[name] = kind
     op = cls.OPERATION
-    params = [n for n in inspect.signature(op.func).parameters if n != "progress"]
-    assert sorted(params) == sorted(declared), "the function's parameters must match the declared inputs"
+    # Where a core function is bound directly, ``bind`` renames inputs (image -> x) and keywords
+    # with a default that no input sets keep the core's default.
+    params = {n: q for n, q in inspect.signature(op.func).parameters.items() if n != "progress"}
+    wired = sorted(op.bind.get(name, name) for name in declared)
+    required = sorted(n for n, q in params.items() if q.default is q.empty)
+    assert set(wired) <= set(params) and set(required) <= set(wired), (
+        "the function's parameters must match the declared inputs"
+    )
     assert len(cls.RETURN_NAMES) == len(cls.RETURN_TYPES) == len(cls.OUTPUT_TOOLTIPS)
     assert all(cls.OUTPUT_TOOLTIPS)
     assert hasattr(cls, cls.FUNCTION)

@@ -12,17 +12,12 @@ from __future__ import annotations
 
 import torch
 
-COLOR_SPACES = ("opp", "ycbcr")
-
-_FORWARD = {
-    "opp": ((1 / 3, 1 / 3, 1 / 3), (0.5, 0.0, -0.5), (0.25, -0.5, 0.25)),
-    "ycbcr": ((0.299, 0.587, 0.114), (-0.168737, -0.331263, 0.5), (0.5, -0.418688, -0.081313)),
-}
+from .options import COLOR_MATRICES, COLOR_SPACES, MIN_RANGE
 
 
 def forward_matrix(space: str) -> torch.Tensor:
     """The 3x3 RGB -> space matrix (float64)."""
-    return torch.tensor(_FORWARD[space], dtype=torch.float64)
+    return torch.tensor(COLOR_MATRICES[space], dtype=torch.float64)
 
 
 class ColourTransform:
@@ -33,7 +28,7 @@ class ColourTransform:
         self.a_inv = torch.linalg.inv(self.a)
         o = torch.einsum("ij,bjhw->bihw", self.a.float(), x)
         self.lo = o.amin((2, 3), keepdim=True)
-        self.range = (o.amax((2, 3), keepdim=True) - self.lo).clamp(min=1e-6)
+        self.range = (o.amax((2, 3), keepdim=True) - self.lo).clamp(min=MIN_RANGE)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """RGB ``[B, 3, H, W]`` -> normalised luma/chroma."""
@@ -47,3 +42,6 @@ class ColourTransform:
         """``[B, 3, 3]``: variance of transformed channel i = sum_j factor[b, i, j] * var of RGB channel j."""
         r2 = self.range.view(-1, 3, 1).double() ** 2
         return (self.a**2)[None] / r2
+
+
+__all__ = ["COLOR_SPACES", "ColourTransform", "forward_matrix"]

@@ -1,4 +1,4 @@
-"""BM3D / CBM3D denoising in torch: the public entry point.
+"""BM3D / CBM3D denoising: the pipeline of the torch and fused backends.
 
 K. Dabov, A. Foi, V. Katkovnik, K. Egiazarian, "Image denoising by sparse 3-D transform-domain
 collaborative filtering", IEEE TIP 16(8), 2007; "Color image denoising via sparse 3D collaborative
@@ -13,17 +13,27 @@ noise is correlated, even for white noise), the variance of every 3-D coefficien
 the group's actual block positions, ``sum_{i,j} H[l,i] H[l,j] cov_k(p_j - p_i)``. This is what
 lets the literature's lambda = 3.0 and mu^2 = 0.4 reach the reference's quality (with the plain
 2-D variances we measured 0.05-0.15 dB less).
+
+This module is the pipeline shared by the torch and the fused backends: :func:`prepare` checks the
+inputs and brings them to the filtering domain (noise statistics, colour transform, padding),
+:func:`solve` runs the stages (and refiltering passes) with a stage runner that
+:mod:`.dispatch` chooses (:func:`.stages.run_stage`, the fused stage, or the ``auto`` rule).
+The public entry point is :func:`.dispatch.bm3d_denoise`.
 """
 
 from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
 
 import torch
 
 from ...errors import InvalidImageError, InvalidParameterError
 from ...image import check_image
 from ...progress import ProgressCallback, report
-from .colour import COLOR_SPACES, ColourTransform
-from .profiles import PROFILES, Profile, StageParams, get_profile
+from .colour import ColourTransform
+from .options import check_options, psd_tensor, sigma_per_channel
+from .profiles import Profile, StageParams, get_profile
 from .stages import device_constant, run_stage
 from .transforms import (
     coefficient_autocov_from_psd,
@@ -34,63 +44,8 @@ from .transforms import (
     transform_2d,
 )
 
-STAGES = ("hard", "all")
-
-
-def _sigma_tensor(sigma: float | torch.Tensor, b: int, c: int) -> torch.Tensor:
-    """Sigma as ``[B, C]`` float64 on the CPU, validated."""
-    if isinstance(sigma, torch.Tensor):
-        s = sigma.detach().to("cpu", torch.float64)
-        if s.dim() == 0:
-            s = s.expand(b, c)
-        elif s.dim() == 1 and s.shape[0] in (1, b):
-            s = s.view(-1, 1).expand(b, c)
-        elif s.dim() == 2 and s.shape[0] in (1, b) and s.shape[1] in (1, c):
-            s = s.expand(b, c)
-        else:
-            raise InvalidParameterError(
-                "sigma",
-                f"expected a number, a [B] or a [B, C] tensor, got shape {tuple(s.shape)}.",
-                f"pass one value, or one per image ({b}) or per image and channel ({b}x{c}).",
-            )
-    elif isinstance(sigma, (int, float)) and not isinstance(sigma, bool):
-        s = torch.full((b, c), float(sigma), dtype=torch.float64)
-    else:
-        raise InvalidParameterError(
-            "sigma",
-            f"expected a number or a tensor, got {type(sigma).__name__}.",
-            "pass the noise standard deviation in [0, 1] units (25/255 for 25 grey levels).",
-        )
-    if not torch.isfinite(s).all() or (s < 0).any() or (s > 1).any():
-        raise InvalidParameterError(
-            "sigma", "must be finite and within [0, 1] (image units).", "divide grey levels by 255 (e.g. 25 -> 0.098)."
-        )
-    return s.contiguous()
-
-
-def _psd_tensor(psd: torch.Tensor, b: int, c: int) -> torch.Tensor:
-    """The PSD as ``[B, C, Hp, Wp]`` float64 on its device, validated."""
-    if not isinstance(psd, torch.Tensor) or psd.dim() not in (2, 4):
-        shape = tuple(psd.shape) if isinstance(psd, torch.Tensor) else type(psd).__name__
-        raise InvalidParameterError(
-            "noise_psd",
-            f"expected an [H, W] or [B, 1 or C, H, W] tensor, got {shape}.",
-            "pass E|FFT2(noise)|^2 / (H*W) (the constant sigma**2 for white noise).",
-        )
-    p = psd.detach().double()
-    if p.dim() == 2:
-        p = p[None, None]
-    if p.shape[0] not in (1, b) or p.shape[1] not in (1, c):
-        raise InvalidParameterError(
-            "noise_psd",
-            f"shape {tuple(psd.shape)} does not match {b} images of {c} channels.",
-            "give one PSD for all, or one per image and/or channel.",
-        )
-    if not torch.isfinite(p).all() or (p < 0).any():
-        raise InvalidParameterError("noise_psd", "must be finite and non-negative.", "check how the PSD was computed.")
-    if p.shape[-2] < 1 or p.shape[-1] < 1:
-        raise InvalidParameterError("noise_psd", "is empty.", "pass a non-empty PSD.")
-    return p.expand(b, c, *p.shape[-2:])
+#: A stage runner: the signature of :func:`.stages.run_stage`.
+StageRunner = Callable[..., torch.Tensor]
 
 
 def _pad_to(x: torch.Tensor, size: int) -> tuple[torch.Tensor, int, int]:
@@ -170,7 +125,28 @@ def _refilter_residual(
     return rem, psd_big / (h * w) * mask
 
 
-def bm3d_denoise(
+@dataclass
+class Problem:
+    """A checked denoising problem in the filtering domain (what :func:`solve` needs)."""
+
+    z: torch.Tensor  # [B, C, H', W'] float32: colour-transformed (luma first), padded to the block sizes
+    pilot: torch.Tensor | None  # the basic estimate, in the same domain, or None
+    sig2: torch.Tensor | None  # [B, C] noise variances on z's device (white noise), or None
+    psd: torch.Tensor | None  # [B, C, Hp, Wp] float64 noise PSD (correlated noise), or None
+    profile: Profile
+    stage: str  # "hard" or "all"
+    colour: ColourTransform | None  # for 3-channel images
+    size: tuple[int, int]  # the image's height and width (before padding)
+    dtype: torch.dtype  # the input's dtype
+
+    def stages(self) -> list[tuple[str, StageParams]]:
+        """The main stages that will run, as (mode, parameters): "hard" unless a pilot is given,
+        then "wiener" for stage "all" (the refiltering passes of a profile come on top)."""
+        out = [] if self.pilot is not None else [("hard", self.profile.hard)]
+        return out + ([("wiener", self.profile.wiener)] if self.stage == "all" else [])
+
+
+def prepare(
     x: torch.Tensor,
     *,
     sigma: float | torch.Tensor | None = None,
@@ -179,32 +155,11 @@ def bm3d_denoise(
     color_space: str = "opp",
     noise_psd: torch.Tensor | None = None,
     pilot: torch.Tensor | None = None,
-    progress: ProgressCallback | None = None,
-) -> torch.Tensor:
-    """BM3D denoising (CBM3D for colour) of a batch ``[B, C, H, W]`` (C = 1 or 3), any device.
-
-    sigma: noise standard deviation in [0, 1] units: a number, ``[B]`` or ``[B, C]`` (per RGB
-    channel); None estimates it per image and channel (:func:`restorekit.quality.noise.estimate_sigma`).
-    profile: "np" (default), "refilter" (adds residual refiltering), "vn" (high noise), "high"
-    (denser, slower), "lc" (low complexity, faster), "deb" (the deblurring paper's settings).
-    stage: "hard" (the basic estimate, hard thresholding only) or "all" (plus Wiener filtering).
-    color_space: "opp" (opponent) or "ycbcr", for 3-channel images: grouping is done on the luma
-    channel, every channel is filtered with the same groups.
-    noise_psd: power spectral density of stationary correlated noise, ``[H, W]`` or
-    ``[B, 1 or C, H, W]`` (any grid size; convention ``E|FFT2(noise)|^2 / (H*W)``, i.e. the constant
-    ``s**2`` for white noise of std ``s``); overrides ``sigma``. Thresholds and Wiener weights then
-    use the exact noise variance of every 2-D transform coefficient.
-    pilot: a basic estimate ``[B, C, H, W]``: stage 1 is skipped and the Wiener stage runs with it.
-    Returns the estimate, same shape, dtype and device as ``x``, clipped to [0, 1].
-    The computation is float32, deterministic, and done in bands of rows sized to the free memory.
-    """
+) -> Problem:
+    """Check the arguments of :func:`.dispatch.bm3d_denoise` and bring ``x`` to the filtering
+    domain. A constant PSD is white noise: it becomes the sigma path, bit for bit."""
     check_image(x, "x")
-    if profile not in PROFILES:
-        raise InvalidParameterError("profile", f"unknown profile {profile!r}.", f"use one of {', '.join(PROFILES)}.")
-    if stage not in STAGES:
-        raise InvalidParameterError("stage", f"unknown stage {stage!r}.", "use 'hard' (stage 1 only) or 'all'.")
-    if color_space not in COLOR_SPACES:
-        raise InvalidParameterError("color_space", f"unknown colour space {color_space!r}.", "use 'opp' or 'ycbcr'.")
+    check_options(profile, stage, color_space)
     b, c, h, w = x.shape
     if pilot is not None:
         if stage == "hard":
@@ -227,16 +182,11 @@ def bm3d_denoise(
     # a standard contiguous layout whatever the input's strides (channels_last, sliced views): the
     # layout of an input picks the kernels (e.g. of the colour einsum on CUDA), hence the rounding
     z = _as_f32(x)
-    psd = _psd_tensor(noise_psd, b, c) if noise_psd is not None else None
+    psd = psd_tensor(noise_psd, b, c) if noise_psd is not None else None
     if psd is not None and (psd == psd.flatten()[0]).all():
         sigma, psd = float(psd.flatten()[0].sqrt()), None  # white noise: exactly the sigma path
     if psd is None:
-        if sigma is None:
-            from ...quality.noise import estimate_sigma
-
-            sig = estimate_sigma(z).double().cpu()
-        else:
-            sig = _sigma_tensor(sigma, b, c)
+        sig = sigma_per_channel(z, sigma, dtype=torch.float64, device="cpu")
         sig2 = sig.square().clamp(min=1e-12)  # [B, C] (RGB or gray)
     else:
         sig2 = None
@@ -260,8 +210,14 @@ def bm3d_denoise(
     z, h0, w0 = _pad_to(z, need)
     if pil is not None:
         pil, _, _ = _pad_to(pil, need)
+    return Problem(z, pil, sig2, psd, prof, stage, colour, (h0, w0), x.dtype)
 
-    steps = (0 if pil is not None else 1 + prof.refilter) + (1 + prof.refilter if stage == "all" else 0)
+
+def solve(p: Problem, run: StageRunner = run_stage, progress: ProgressCallback | None = None) -> torch.Tensor:
+    """Run the stages of ``p`` with the stage runner ``run``; returns the estimate in the image's
+    domain, dtype and size, clipped to [0, 1]."""
+    z, pil, sig2, psd, prof, dev = p.z, p.pilot, p.sig2, p.psd, p.profile, p.z.device
+    steps = (0 if pil is not None else 1 + prof.refilter) + (1 + prof.refilter if p.stage == "all" else 0)
     done = 0
 
     def sub(i: int, n: int) -> None:
@@ -269,19 +225,17 @@ def bm3d_denoise(
 
     if pil is None:
         st = _variances(prof.hard, sig2, psd, dev)
-        basic = run_stage(
-            z, z[:, 0], st.pop("var2d"), prof.hard, _tau(prof.hard, z[:, 0]), mode="hard", progress=sub, **st
-        )
+        basic = run(z, z[:, 0], st.pop("var2d"), prof.hard, _tau(prof.hard, z[:, 0]), mode="hard", progress=sub, **st)
         done += 1
         if prof.refilter:
-            basic = _refilter(z, basic, prof, prof.hard, sig2, psd, dev, "hard", None, sub)
+            basic = _refilter(run, z, basic, prof, prof.hard, sig2, psd, dev, "hard", None, sub)
             done += 1
     else:
         basic = pil
     out = basic
-    if stage == "all":
+    if p.stage == "all":
         st = _variances(prof.wiener, sig2, psd, dev)
-        out = run_stage(
+        out = run(
             z,
             basic[:, 0],
             st.pop("var2d"),
@@ -294,16 +248,17 @@ def bm3d_denoise(
         )
         done += 1
         if prof.refilter:
-            out = _refilter(z, out, prof, prof.wiener, sig2, psd, dev, "wiener", out, sub)
+            out = _refilter(run, z, out, prof, prof.wiener, sig2, psd, dev, "wiener", out, sub)
             done += 1
 
+    h0, w0 = p.size
     out = out[:, :, :h0, :w0]
-    if colour is not None:
-        out = colour.inverse(out)
-    return out.clamp_(0.0, 1.0).to(x.dtype)
+    if p.colour is not None:
+        out = p.colour.inverse(out)
+    return out.clamp_(0.0, 1.0).to(p.dtype)
 
 
-def _refilter(z, est, prof, params, sig2, psd, dev, mode, basic, sub):
+def _refilter(run, z, est, prof, params, sig2, psd, dev, mode, basic, sub):
     """Second pass of a stage on ``est + filtered residual`` with the residual's noise PSD."""
     b, c, h, w = z.shape
     full_psd = psd if psd is not None else sig2.to(dev)[..., None, None].expand(b, c, h, w)
@@ -319,7 +274,7 @@ def _refilter(z, est, prof, params, sig2, psd, dev, mode, basic, sub):
     st = _variances(p2, None, rem_psd, dev)
     zz = est + rem
     guide = zz[:, 0] if mode == "hard" else basic[:, 0]
-    return run_stage(zz, guide, st.pop("var2d"), p2, _tau(p2, guide), mode=mode, basic=basic, progress=sub, **st)
+    return run(zz, guide, st.pop("var2d"), p2, _tau(p2, guide), mode=mode, basic=basic, progress=sub, **st)
 
 
-__all__ = ["bm3d_denoise", "PROFILES", "STAGES", "COLOR_SPACES"]
+__all__ = ["EXACT_VARIANCES", "Problem", "StageRunner", "prepare", "solve"]

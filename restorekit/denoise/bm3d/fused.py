@@ -35,14 +35,22 @@ from collections.abc import Callable
 
 import torch
 
+from .options import FIXED_SCALE
 from .profiles import StageParams
+from .stages import device_constant, grid
+from .transforms import (
+    coefficient_norms2,
+    group_haar_table,
+    kaiser_2d,
+    row_autocorrelations,
+    transform_1d,
+    transform_2d,
+)
 
-_FIXED = float(2**36)  # fixed-point scale of the accumulators (as in .stages)
-_MAX_WEIGHT = 1e3
 _TILE = 8  # reference blocks per tile side in the distance kernel
 _CAND = 64  # candidate columns per chunk in the distance kernel
 
-# launch settings (measured on an H100, see bench/tune_bm3d_fused.py)
+# launch settings (measured on an H100 with a tuning script since folded into bench/bench_bm3d.py --profiler)
 CONFIG = {
     "dist_warps": 8,
     "dist_prec": "tf32",
@@ -121,16 +129,6 @@ def run_stage_fused(
     guide ``[B, H, W]``, tau ``[B]`` (sum of squared differences), mode "hard" or "wiener" (with
     ``basic``). ``exact``: exact 3-D variances for overlapping blocks. Returns ``[B, C, H, W]``.
     """
-    from .stages import device_constant, grid
-    from .transforms import (
-        coefficient_norms2,
-        group_haar_table,
-        kaiser_2d,
-        row_autocorrelations,
-        transform_1d,
-        transform_2d,
-    )
-
     kern = _kernels()
     dev = z.device
     b, c, h, w = z.shape
@@ -203,8 +201,8 @@ def run_stage_fused(
         )
         if progress is not None:
             progress(bi + 1, nbands)
-    numf = (num.to(torch.float64) / _FIXED).float()
-    wf = (wacc.to(torch.float64) / _FIXED).float().view(b * c, 1, hp, wp)
+    numf = (num.to(torch.float64) / FIXED_SCALE).float()
+    wf = (wacc.to(torch.float64) / FIXED_SCALE).float().view(b * c, 1, hp, wp)
     den = torch.nn.functional.conv_transpose2d(wf, window).view(b, c, h, w)
     return numf / den.clamp(min=1e-30)
 

@@ -6,6 +6,11 @@ Importing this module needs Triton; :mod:`.fused` imports it only when the fused
 import triton
 import triton.language as tl
 
+from .options import FIXED_SCALE, MAX_WEIGHT
+
+_FIXED = tl.constexpr(FIXED_SCALE)  # the aggregation's fixed-point scale (2**36), as in the torch stage
+_MAX_WEIGHT = tl.constexpr(MAX_WEIGHT)  # the cap of the normalised group weights
+
 
 @triton.jit
 def _mm(a, b, F16: tl.constexpr, PREC: tl.constexpr):
@@ -260,7 +265,7 @@ def _filter(
             spec = tl.where(keep, spec, 0.0)
             wsum = tl.sum(tl.sum(tl.where(keep, var, 0.0), 1), 0)
             weight = tl.where(wsum > 0, tl.load(VMEAN + img * C + c) / tl.maximum(wsum, 1e-30), 1.0)
-        weight = tl.minimum(weight, 1e3) * 68719476736.0  # times 2**36, the fixed-point scale
+        weight = tl.minimum(weight, _MAX_WEIGHT) * _FIXED  # times the fixed-point scale
         est = _mm(tl.trans(hm), spec, T16, TPREC)
         blocks = _mm(est, synt, T16, TPREC) * weight
         fixed = (blocks + tl.where(blocks >= 0, 0.5, -0.5)).to(tl.int64)  # rounded to nearest

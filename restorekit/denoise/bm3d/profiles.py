@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-PROFILES = ("np", "refilter", "vn", "high", "lc", "deb")
+from .options import PROFILES
 
 
 @dataclass(frozen=True)
@@ -81,6 +81,10 @@ _TABLE: dict[str, Profile] = {
         replace(_WIENER, step=2, group=16, tau_match=800.0, beta=0.0),
     ),
 }
+
+
+if set(_TABLE) != set(PROFILES):  # the names are declared once, in .options
+    raise RuntimeError(f"BM3D profile tables {tuple(_TABLE)} do not match the profile names {PROFILES}.")
 
 
 def get_profile(name: str) -> Profile:

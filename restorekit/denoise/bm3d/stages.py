@@ -24,27 +24,23 @@ channel by a constant (the mean coefficient variance), which leaves the ratio un
 
 from __future__ import annotations
 
-import logging
 import math
-import os
 from collections.abc import Callable
 
 import torch
 import torch.nn.functional as F
 
 from .matching import match_blocks
+from .options import FIXED_SCALE, MAX_WEIGHT
 from .profiles import StageParams
 from .transforms import group_haar_table, group_pair_table, kaiser_2d, transform_2d
 
-_FIXED = float(2**36)  # fixed-point scale of the accumulators
-_MAX_WEIGHT = 1e3
 _PAIR_SHIFT = 24
 _PAIR_SCALE = float(2**_PAIR_SHIFT)  # Haar products are multiples of 2**-5 (groups of up to 32); exact in int64
-_PAIR_SCALE_INV = 1.0 / _PAIR_SCALE  # normalised group weights are capped (only reached by degenerate groups)
+_PAIR_SCALE_INV = 1.0 / _PAIR_SCALE
 
 
 _CONSTANTS: dict = {}
-logger = logging.getLogger(__name__)
 
 
 def device_constant(key: tuple, device: torch.device, make: Callable[[], torch.Tensor]) -> torch.Tensor:
@@ -126,21 +122,6 @@ def _pair_tables(n2: int, n1: int) -> tuple[torch.Tensor, torch.Tensor, torch.Te
     return pi, pj, pair_rows * nlag1, (torch.round(pair_wts * _PAIR_SCALE) * _PAIR_SCALE_INV).float()
 
 
-def _use_fused(z: torch.Tensor, params: StageParams) -> bool:
-    """Whether this stage runs on the fused GPU kernels (:mod:`.fused`): white noise on a CUDA device
-    with Triton, 8x8 blocks and groups of 16 or 32. ``RESTOREKIT_BM3D_FUSED=0`` turns them off (the
-    torch path then runs everywhere); ``=interpret`` also runs them on the CPU through Triton's
-    interpreter (slow; for tests)."""
-    from . import fused
-
-    flag = os.environ.get("RESTOREKIT_BM3D_FUSED", "1")
-    if flag == "0" or fused.unusable() or not fused.supported(params.block, params.group, z.shape[1]):
-        return False
-    if z.device.type != "cuda" and flag != "interpret":
-        return False
-    return fused.available()
-
-
 def grid(length: int, block: int, step: int, shifts: tuple[int, ...] = (0,)) -> torch.Tensor:
     """Reference-block corners along one axis: every ``step`` pixels from each offset of ``shifts``,
     plus the last position."""
@@ -175,7 +156,8 @@ def run_stage(
     lagscale: torch.Tensor | None = None,
     progress: Callable[[int, int], None] | None = None,
 ) -> torch.Tensor:
-    """One BM3D stage.
+    """One BM3D stage on the torch path (any device, white or correlated noise); the fused stage
+    (:func:`.fused.run_stage_fused`) has the same contract, and :mod:`.dispatch` chooses between them.
 
     z: ``[B, C, H, W]`` float32 noisy image (H, W >= block). guide: ``[B, H, W]`` matching image.
     var2d: ``[B, C, K]`` noise variance of each 2-D coefficient (K = block**2) for this stage's
@@ -190,22 +172,6 @@ def run_stage(
     """
     dev = z.device
     b, c, h, w = z.shape
-    if lagcov is not None and lagcov.dim() == 2 and lagscale is not None and _use_fused(z, params):
-        from . import fused
-
-        try:
-            return fused.run_stage_fused(
-                z, guide, lagscale, params, tau, mode=mode, basic=basic, budget_bytes=memory_budget(dev) // 4,
-                progress=progress,
-            )
-        except Exception as exc:
-            if not fused.mark_unusable_if_triton_failed(exc):
-                raise
-            logger.warning(
-                "BM3D: the fused GPU kernels cannot be built on this machine (%s); using the torch path, "
-                "which gives the same quality more slowly. Installing a C compiler (gcc) usually fixes it.",
-                fused.unusable(),
-            )
     n1 = params.block
     k2 = n1 * n1
     n2 = params.group
@@ -311,27 +277,27 @@ def run_stage(
             wsum = (wien.square_() * var3).sum((2, 4))
             del wien
             weight = vmean.view(b, 1, c) / wsum.clamp(min=1e-30)
-        weight = weight.clamp(max=_MAX_WEIGHT)  # [B, nref, C]
+        weight = weight.clamp(max=MAX_WEIGHT)  # [B, nref, C]
 
         est = torch.bmm(tmat.transpose(1, 2), spec.view(b * nref, n2, c * k2))
         del spec, tmat
         # weight times the fixed-point scale (a power of two: exact) in one pass
-        est = est.view(b, nref, n2, c, k2).mul_((weight * _FIXED).view(b, nref, 1, c, 1))
+        est = est.view(b, nref, n2, c, k2).mul_((weight * FIXED_SCALE).view(b, nref, 1, c, 1))
         acc = torch.zeros(b * npos, c * k2, device=dev, dtype=torch.int64)
         acc.index_add_(0, flat, est.view(-1, c * k2).round_().to(torch.int64))
         del est
         wts = (weight.view(b, nref, 1, c) * slot_ok[..., None]).reshape(-1, c)
         wacc = torch.zeros(b * npos, c, device=dev, dtype=torch.int64)
-        wacc.index_add_(0, flat, (wts * _FIXED).round_().to(torch.int64))
+        wacc.index_add_(0, flat, (wts * FIXED_SCALE).round_().to(torch.int64))
         del wts
 
-        coef = (acc.to(torch.float64) / _FIXED).float().view(b, npos, c, k2).permute(0, 2, 3, 1)  # [B,C,K,npos]
+        coef = (acc.to(torch.float64) / FIXED_SCALE).float().view(b, npos, c, k2).permute(0, 2, 3, 1)  # [B,C,K,npos]
         del acc
         blocks = torch.matmul(synth, coef)  # [B, C, K, npos]
         out_h = npr + n1 - 1
         num[:, :, p0 : p1 + n1] += F.fold(blocks.reshape(b * c, k2, npos), (out_h, w), n1).view(b, c, out_h, w)
         del blocks, coef
-        wgt = (wacc.to(torch.float64) / _FIXED).float().view(b, npos, c).permute(0, 2, 1)  # [B, C, npos]
+        wgt = (wacc.to(torch.float64) / FIXED_SCALE).float().view(b, npos, c).permute(0, 2, 1)  # [B, C, npos]
         spread = (win_flat * wgt[:, :, None, :]).reshape(b * c, k2, npos)
         den[:, :, p0 : p1 + n1] += F.fold(spread, (out_h, w), n1).view(b, c, out_h, w)
         if progress is not None:

@@ -1,12 +1,13 @@
-"""Non-local means denoising (pixelwise, IPOL weighting, torch on CPU or GPU)."""
+"""Non-Local Means (node RK_NonLocalMeans): pixelwise NLM with IPOL weighting, torch on CPU or GPU."""
 
 from __future__ import annotations
 
 import torch
 
-from ..denoise.nlm import CENTER_WEIGHTS, COLOR_MODES, NlmSettings, nlm_denoise_with_info
-from ..params import IMAGE, Output, Param, operation, sigma_param
-from ..progress import ProgressCallback
+from ...denoise.nlm import CENTER_WEIGHTS, COLOR_MODES, NlmSettings, nlm_denoise
+from ...params import Output, Param, operation
+from ...progress import ProgressCallback
+from ..common import IMAGE, sigma_param
 
 
 def _format_report(
@@ -46,74 +47,24 @@ def _format_report(
                 "strength and is subtracted from patch distances (2 sigma^2), so similar patches count fully."
             )
         ),
-        Param(
-            "h",
-            "float",
-            0.0,
-            help=(
-                "Filtering strength h (weights exp(-max(d^2 - 2 sigma^2, 0) / h^2)). Larger = smoother. "
-                "0 = automatic: a tuned multiple of sigma (about 0.6-0.9 sigma)."
-            ),
-            min=0.0,
-            max=255.0,
-            step=0.5,
-            units="0-255 grey levels",
-            scale=1 / 255,
-            zero_is_auto=True,
-        ),
-        Param(
-            "strength",
-            "float",
-            1.0,
-            help="Multiplier on the automatic h: below 1 keeps more detail, above 1 smooths more. Ignored when h is set.",
-            min=0.1,
-            max=5.0,
-            step=0.05,
-        ),
-        Param(
-            "patch_size",
-            "int",
-            0,
-            help="Side of the square patches compared, odd (3, 5, 7 ...). 0 = automatic by noise level.",
-            min=0,
-            max=35,
-            units="pixels",
-            zero_is_auto=True,
-        ),
-        Param(
-            "search_radius",
-            "int",
-            0,
-            help=(
-                "How far (in pixels) to look for similar patches; the window is 2 x radius + 1 wide. "
-                "0 = automatic (5-7). Larger is slower and not always better."
-            ),
-            min=0,
-            max=50,
-            units="pixels",
-            zero_is_auto=True,
-        ),
-        Param(
-            "color_mode",
-            "choice",
-            "joint",
-            choices=COLOR_MODES,
-            help=(
-                "Colour images: joint = patch distances over R, G and B together; luma = distances on luma "
-                "only (faster), weights applied to all channels. Gray images ignore this."
-            ),
-        ),
-        Param(
-            "center_weight",
-            "choice",
-            "one",
-            choices=CENTER_WEIGHTS,
-            help=(
-                "Weight of the pixel itself: one = the formula's value 1 (default, measured better); "
-                "max = the largest weight of the other pixels (original 2005 paper)."
-            ),
-            advanced=True,
-        ),
+        Param("h", "float", 0.0, min=0.0, max=255.0, step=0.5, units="0-255 grey levels", scale=1 / 255,
+              zero_is_auto=True,
+              help="Filtering strength h (weights exp(-max(d^2 - 2 sigma^2, 0) / h^2)). Larger = smoother. 0 = "
+              "automatic: a tuned multiple of sigma (about 0.6-0.9 sigma)."),
+        Param("strength", "float", 1.0, min=0.1, max=5.0, step=0.05,
+              help="Multiplier on the automatic h: below 1 keeps more detail, above 1 smooths more. Ignored when h "
+              "is set."),
+        Param("patch_size", "int", 0, min=0, max=35, units="pixels", zero_is_auto=True,
+              help="Side of the square patches compared, odd (3, 5, 7 ...). 0 = automatic by noise level."),
+        Param("search_radius", "int", 0, min=0, max=50, units="pixels", zero_is_auto=True,
+              help="How far (in pixels) to look for similar patches; the window is 2 x radius + 1 wide. 0 = "
+              "automatic (5-7). Larger is slower and not always better."),
+        Param("color_mode", "choice", "joint", choices=COLOR_MODES,
+              help="Colour images: joint = patch distances over R, G and B together; luma = distances on luma only "
+              "(faster), weights applied to all channels. Gray images ignore this."),
+        Param("center_weight", "choice", "one", choices=CENTER_WEIGHTS, advanced=True,
+              help="Weight of the pixel itself: one = the formula's value 1 (default, measured better); max = the "
+              "largest weight of the other pixels (original 2005 paper)."),
     ],
     outputs=[
         Output("image", "image", "The denoised image."),
@@ -133,7 +84,7 @@ def run_nlm_denoise(
     center_weight: str,
     progress: ProgressCallback | None = None,
 ) -> dict[str, object]:
-    out, settings = nlm_denoise_with_info(
+    out, settings = nlm_denoise(
         image,
         sigma=sigma,
         h=h,
@@ -143,6 +94,7 @@ def run_nlm_denoise(
         color_mode=color_mode,
         center_weight=center_weight,
         progress=progress,
+        return_info=True,
     )
     report = _format_report(
         settings, sigma_given=sigma is not None, h_given=h is not None, color_mode=color_mode, channels=image.shape[1]

@@ -4,9 +4,12 @@ The ``bm3d`` package (Tampere University; Mäkinen, Azzari & Foi 2020; Dabov et 
 reference implementation of BM3D and of its exact treatment of correlated ("coloured") noise.
 It is CPU-only and its licence allows **non-commercial use only**, so restorekit never requires
 it: it is an optional extra (``pip install bm3d``) used as a reference backend, for comparisons
-and in benchmarks. Our own implementation is :func:`restorekit.denoise.bm3d.bm3d_denoise`.
+and in benchmarks: ``bm3d_denoise(..., backend="reference")`` and
+``bm3d_deblur(..., backend="reference")`` come here (:mod:`.dispatch`). Nothing of the required code
+paths imports this module for its constants or checks: those are in :mod:`.options`.
 
-:func:`bm3d_denoise_reference` takes the same arguments as ``bm3d_denoise``:
+:func:`bm3d_denoise_reference` takes the same arguments as ``bm3d_denoise`` (checked by the same
+functions of :mod:`.options`):
 
 * ``sigma``: noise standard deviation in [0, 1] units (float, ``[B]`` or ``[B, C]`` tensor), or
   None to estimate it per image and channel (:func:`restorekit.quality.noise.estimate_sigma`).
@@ -19,9 +22,9 @@ and in benchmarks. Our own implementation is :func:`restorekit.denoise.bm3d.bm3d
   matching uses the first (luma) channel, every channel is filtered.
 * ``noise_psd``: power spectral density of stationary correlated noise, ``[H, W]`` or
   ``[B, 1 or C, H, W]``, in restorekit's convention ``PSD = E|FFT2(noise)|^2 / (H W)`` (white
-  noise of std s has the constant PSD s^2), unshifted (DC at index ``[0, 0]``). The package
-  expects ``E|FFT2(noise)|^2`` itself, i.e. ours times ``H W``; the wrapper converts. When given,
-  ``sigma`` is ignored.
+  noise of std s has the constant PSD s^2), unshifted (DC at index ``[0, 0]``), on the image's
+  grid (the other backends accept any grid size). The package expects ``E|FFT2(noise)|^2``
+  itself, i.e. ours times ``H W``; the wrapper converts. When given, ``sigma`` is ignored.
 * ``pilot``: a basic estimate (same shape as ``x``); stage 1 is skipped and the Wiener stage
   groups and filters with it (the package's ``stage_arg`` array).
 
@@ -46,33 +49,21 @@ Compatibility notes
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 import numpy as np
 import torch
 
-from ..errors import InvalidParameterError, MissingDependencyError
-from ..image import check_image, from_numpy, to_numpy
-from ..progress import ProgressCallback, report
-from ..quality.noise import estimate_sigma
-
-PROFILES = ("np", "refilter", "vn", "high", "lc", "deb")
-STAGES = ("hard", "all")
-COLOR_SPACES = ("opp", "ycbcr")
-
-#: Forward colour transforms (rows: output channels); the inverse is the exact matrix inverse.
-COLOR_MATRICES = {
-    "opp": ((1 / 3, 1 / 3, 1 / 3), (0.5, 0.0, -0.5), (0.25, -0.5, 0.25)),
-    "ycbcr": ((0.299, 0.587, 0.114), (-0.168737, -0.331263, 0.5), (0.5, -0.418688, -0.081313)),
-}
+from ...errors import InvalidParameterError, MissingDependencyError
+from ...image import check_image, from_numpy, to_numpy
+from ...progress import ProgressCallback, report
+from .options import COLOR_MATRICES, MIN_RANGE, check_options, psd_tensor, sigma_per_channel
 
 _MIN_SIDE = 16  # smaller images are mirror-padded to this size
-_MIN_RANGE = 1e-6  # a transformed channel with a smaller range is not rescaled
 
 INSTALL_FIX = (
-    'run `pip install bm3d` (its licence allows non-commercial use only), or choose backend "restorekit" '
-    "(our own implementation, no extra package)."
+    'run `pip install bm3d` (its licence allows non-commercial use only), or choose backend "auto" or "torch" '
+    '(our own implementation, no extra package; "restorekit" in the nodes).'
 )
 
 
@@ -130,71 +121,6 @@ def _profile(bm3d: Any, name: str) -> Any:
     return classes[name]()
 
 
-def check_options(profile: str, stage: str, color_space: str) -> None:
-    """Validate the choices shared by both BM3D backends."""
-    if profile not in PROFILES:
-        raise InvalidParameterError(
-            "profile", f"unknown profile {profile!r}.", f"choose one of: {', '.join(PROFILES)}."
-        )
-    if stage not in STAGES:
-        raise InvalidParameterError("stage", f"unknown stage {stage!r}.", f"choose one of: {', '.join(STAGES)}.")
-    if color_space not in COLOR_SPACES:
-        raise InvalidParameterError(
-            "color_space", f"unknown colour space {color_space!r}.", f"choose one of: {', '.join(COLOR_SPACES)}."
-        )
-
-
-def sigma_per_channel(x: torch.Tensor, sigma: float | torch.Tensor | None) -> torch.Tensor:
-    """Noise std per image and channel ``[B, C]`` (float32, x's device) from ``sigma`` (see module docstring)."""
-    b, c = x.shape[:2]
-    if sigma is None:
-        return estimate_sigma(x.float())
-    if isinstance(sigma, torch.Tensor):
-        s = sigma.detach().to(device=x.device, dtype=torch.float32)
-        if s.dim() == 0:
-            s = s.expand(b, c)
-        elif s.dim() == 1 and s.shape[0] in (1, b):
-            s = s[:, None].expand(b, c)
-        elif s.dim() == 2 and s.shape[0] in (1, b) and s.shape[1] in (1, c):
-            s = s.expand(b, c)
-        else:
-            raise InvalidParameterError(
-                "sigma",
-                f"a sigma tensor must be [B] or [B, C], got shape {tuple(s.shape)}.",
-                "give one value per image.",
-            )
-        if not bool(torch.isfinite(s).all()) or bool((s < 0).any()):
-            raise InvalidParameterError("sigma", "must be finite and >= 0.", "give the noise std in [0, 1] units.")
-        return s.contiguous()
-    if isinstance(sigma, bool) or not isinstance(sigma, (int, float)) or not math.isfinite(sigma) or sigma < 0:
-        raise InvalidParameterError(
-            "sigma", f"must be a number >= 0 in [0, 1] units or None (estimate), got {sigma!r}.", "try 25/255."
-        )
-    return torch.full((b, c), float(sigma), device=x.device)
-
-
-def psd_per_channel(x: torch.Tensor, noise_psd: torch.Tensor) -> torch.Tensor:
-    """``noise_psd`` checked and broadcast to ``[B, C, H, W]`` float32 on x's device."""
-    b, c, h, w = x.shape
-    if not isinstance(noise_psd, torch.Tensor) or noise_psd.dim() not in (2, 4):
-        shape = tuple(noise_psd.shape) if isinstance(noise_psd, torch.Tensor) else type(noise_psd).__name__
-        raise InvalidParameterError(
-            "noise_psd", f"expected a tensor [H, W] or [B, 1 or C, H, W], got {shape}.", "give the PSD of the noise."
-        )
-    p = noise_psd.detach().to(device=x.device, dtype=torch.float32)
-    if p.dim() == 2:
-        p = p[None, None]
-    if tuple(p.shape[-2:]) != (h, w) or p.shape[0] not in (1, b) or p.shape[1] not in (1, c):
-        raise InvalidParameterError(
-            "noise_psd",
-            f"shape {tuple(noise_psd.shape)} does not fit the image {tuple(x.shape)}.",
-            "give [H, W] or [B, 1 or C, H, W] with the image's height and width.",
-        )
-    if not bool(torch.isfinite(p).all()) or bool((p < 0).any()):
-        raise InvalidParameterError("noise_psd", "must be finite and >= 0 everywhere.", None)
-    return p.expand(b, c, h, w)
-
-
 def _resample_psd(psd: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
     """A per-pixel PSD ``[h, w]`` moved onto a larger FFT grid through its autocovariance."""
     h, w = psd.shape
@@ -246,7 +172,7 @@ def _denoise_one(
         a = np.asarray(COLOR_MATRICES[color_space], dtype=np.float64)
         t = z.reshape(-1, 3) @ a.T
         lo, hi = t.min(axis=0), t.max(axis=0)
-        rng = np.where(hi - lo > _MIN_RANGE, hi - lo, 1.0)
+        rng = np.where(hi - lo > MIN_RANGE, hi - lo, 1.0)
         t = ((t - lo) / rng).reshape(hh, ww, 3)
         if is_psd:
             noise_t = (noise.reshape(-1, 3) @ (a.T**2)).reshape(hh, ww, 3) / rng**2
@@ -303,9 +229,9 @@ def bm3d_denoise_reference(
                 "pilot", f"shape {tuple(pilot.shape)} differs from the image's {tuple(x.shape)}.", "give one per image."
             )
     bm3d, bm4d = load_reference()
-    b = x.shape[0]
-    if noise_psd is not None:
-        noise = to_numpy(psd_per_channel(x, noise_psd)).astype(np.float64)  # [B, H, W, C]
+    b, c, h, w = x.shape
+    if noise_psd is not None:  # float32, as the images
+        noise = to_numpy(psd_tensor(noise_psd, b, c, size=(h, w))).astype(np.float64)  # [B, H, W, C]
     else:
         noise = sigma_per_channel(x, sigma).double().cpu().numpy()  # [B, C]
     zero = [not bool(np.any(noise[i] > 0)) for i in range(b)]
@@ -329,3 +255,6 @@ def bm3d_denoise_reference(
             )
         report(progress, i + 1, b)
     return from_numpy(np.clip(out, 0.0, 1.0), x)
+
+
+__all__ = ["INSTALL_FIX", "bm3d_denoise_reference", "load_reference", "reference_available"]

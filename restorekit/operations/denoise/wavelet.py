@@ -1,8 +1,8 @@
-"""Operation declaration: Wavelet Denoise (node RK_WaveletDenoise)."""
+"""Wavelet Denoise (node RK_WaveletDenoise)."""
 
 from __future__ import annotations
 
-from ..denoise.wavelet import (
+from ...denoise.wavelet import (
     COLORS,
     DEFAULT_METHOD,
     DEFAULT_MODE,
@@ -14,11 +14,12 @@ from ..denoise.wavelet import (
     METHODS,
     TRANSFORMS,
     WaveletInfo,
-    wavelet_denoise_with_info,
+    wavelet_denoise,
 )
-from ..denoise.wavelet_threshold import MODES
-from ..params import IMAGE, Output, Param, operation, sigma_param
-from ..progress import ProgressCallback
+from ...denoise.wavelet_threshold import MODES
+from ...params import Output, Param, operation
+from ...progress import ProgressCallback
+from ..common import IMAGE, sigma_param
 
 _METHOD_TEXT = {
     "bayes": "BayesShrink (per-subband threshold sigma^2 / sigma_x)",
@@ -94,90 +95,34 @@ def _format_report(
             help="Noise standard deviation of the image. 0 = estimate it per channel (robust median estimate on the "
             "finest wavelet band)."
         ),
-        Param(
-            "method",
-            "choice",
-            DEFAULT_METHOD,
-            choices=_ordered(DEFAULT_METHOD, METHODS),
-            help="How thresholds are chosen per subband: sure = SureShrink (minimises Stein's unbiased risk "
-            "estimate; best measured), bayes = BayesShrink (sigma^2 / signal std), visu = VisuShrink (universal "
-            "threshold, smooth, conservative), manual = the threshold below.",
-        ),
-        Param(
-            "transform",
-            "choice",
-            DEFAULT_TRANSFORM,
-            choices=_ordered(DEFAULT_TRANSFORM, TRANSFORMS),
-            help="stationary = undecimated transform (best, about 1 dB over decimated); decimated = ordinary DWT "
-            "(fastest, blockier); cycle_spin = the decimated result averaged over shifts.",
-        ),
-        Param(
-            "color",
-            "choice",
-            "ycbcr",
-            choices=COLORS,
-            help="For colour images: ycbcr = denoise luma and chroma separately (better, fewer colour blotches); "
-            "per_channel = R, G and B separately. Ignored for gray images.",
-        ),
-        Param(
-            "threshold",
-            "float",
-            20.0,
-            min=0.0,
-            max=255.0,
-            step=0.5,
-            units="0-255 grey levels",
-            scale=1 / 255,
-            help="Threshold applied to every detail subband when method is manual (ignored otherwise); about 2 to 3 "
-            "times the noise sigma.",
-        ),
-        Param(
-            "mode",
-            "choice",
-            DEFAULT_MODE,
-            choices=_ordered(DEFAULT_MODE, MODES),
-            advanced=True,
-            help="Shrinkage function: garrote (d - T^2/d, best measured with SureShrink), soft (shrink toward 0 by "
-            "T; best with BayesShrink) or hard (keep or kill; best with VisuShrink).",
-        ),
-        Param(
-            "wavelet",
-            "choice",
-            DEFAULT_WAVELET,
-            choices=_ordered(DEFAULT_WAVELET, DISCRETE_WAVELETS),
-            advanced=True,
-            help="PyWavelets discrete wavelet. bior1.3 measured best with the stationary transform and cycle "
-            "spinning; sym8 or db4 are better with the decimated transform.",
-        ),
-        Param(
-            "levels",
-            "int",
-            0,
-            min=0,
-            max=MAX_LEVELS,
-            step=1,
-            advanced=True,
-            help="Decomposition levels. 0 = automatic (coarsest band at least 16 pixels; 2 for VisuShrink). Larger "
-            "values are clamped to what the image size allows.",
-        ),
-        Param(
-            "shifts",
-            "int",
-            DEFAULT_SHIFTS,
-            min=1,
-            max=16,
-            step=1,
-            advanced=True,
-            help="Cycle spinning only: shifts per axis; shifts x shifts decompositions are averaged.",
-        ),
-        Param(
-            "sure_hybrid",
-            "bool",
-            True,
-            advanced=True,
-            help="SureShrink only: use the universal threshold on subbands that are nearly pure noise "
-            "(Donoho & Johnstone's hybrid rule).",
-        ),
+        Param("method", "choice", DEFAULT_METHOD, choices=_ordered(DEFAULT_METHOD, METHODS),
+              help="How thresholds are chosen per subband: sure = SureShrink (minimises Stein's unbiased risk "
+              "estimate; best measured), bayes = BayesShrink (sigma^2 / signal std), visu = VisuShrink (universal "
+              "threshold, smooth, conservative), manual = the threshold below."),
+        Param("transform", "choice", DEFAULT_TRANSFORM, choices=_ordered(DEFAULT_TRANSFORM, TRANSFORMS),
+              help="stationary = undecimated transform (best, about 1 dB over decimated); decimated = ordinary DWT "
+              "(fastest, blockier); cycle_spin = the decimated result averaged over shifts."),
+        Param("color", "choice", "ycbcr", choices=COLORS,
+              help="For colour images: ycbcr = denoise luma and chroma separately (better, fewer colour blotches); "
+              "per_channel = R, G and B separately. Ignored for gray images."),
+        Param("threshold", "float", 20.0, min=0.0, max=255.0, step=0.5, units="0-255 grey levels", scale=1 / 255,
+              help="Threshold applied to every detail subband when method is manual (ignored otherwise); about 2 to "
+              "3 times the noise sigma."),
+        Param("mode", "choice", DEFAULT_MODE, choices=_ordered(DEFAULT_MODE, MODES), advanced=True,
+              help="Shrinkage function: garrote (d - T^2/d, best measured with SureShrink), soft (shrink toward 0 by "
+              "T; best with BayesShrink) or hard (keep or kill; best with VisuShrink)."),
+        Param("wavelet", "choice", DEFAULT_WAVELET, choices=_ordered(DEFAULT_WAVELET, DISCRETE_WAVELETS),
+              advanced=True,
+              help="PyWavelets discrete wavelet. bior1.3 measured best with the stationary transform and cycle "
+              "spinning; sym8 or db4 are better with the decimated transform."),
+        Param("levels", "int", 0, min=0, max=MAX_LEVELS, step=1, advanced=True,
+              help="Decomposition levels. 0 = automatic (coarsest band at least 16 pixels; 2 for VisuShrink). Larger "
+              "values are clamped to what the image size allows."),
+        Param("shifts", "int", DEFAULT_SHIFTS, min=1, max=16, step=1, advanced=True,
+              help="Cycle spinning only: shifts per axis; shifts x shifts decompositions are averaged."),
+        Param("sure_hybrid", "bool", True, advanced=True,
+              help="SureShrink only: use the universal threshold on subbands that are nearly pure noise (Donoho & "
+              "Johnstone's hybrid rule)."),
     ],
     outputs=[
         Output("image", "image", "The denoised image."),
@@ -199,7 +144,7 @@ def run_wavelet_denoise(
     sure_hybrid,
     progress: ProgressCallback | None = None,
 ):
-    out, infos = wavelet_denoise_with_info(
+    out, infos = wavelet_denoise(
         image,
         sigma=sigma,
         method=method,
@@ -212,6 +157,7 @@ def run_wavelet_denoise(
         threshold=threshold if method == "manual" else None,
         sure_hybrid=sure_hybrid,
         progress=progress,
+        return_info=True,
     )
     report = _format_report(
         infos,

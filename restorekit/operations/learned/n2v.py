@@ -6,10 +6,11 @@ from typing import Any
 
 import torch
 
-from ..learned.n2v import noise2void
-from ..learned.unet import MAX_DEPTH
-from ..params import IMAGE, Output, Param, operation, seed_param
-from ..progress import ProgressCallback
+from ...learned.n2v import noise2void
+from ...learned.unet import MAX_DEPTH
+from ...params import Output, Param, operation
+from ...progress import ProgressCallback
+from ..common import IMAGE, seed_param
 
 
 def format_report(info: dict[str, Any], batch: int) -> str:
@@ -58,96 +59,31 @@ def automatic_budget(device: torch.device) -> dict[str, int]:
     ),
     inputs=[
         IMAGE,
-        Param(
-            "steps",
-            "int",
-            0,
-            help=(
-                "Training steps. More steps = better result and longer run. 0 = automatic: 2000 on a GPU "
-                "(seconds on a recent card), 300 on a CPU (where 2000 steps of the GPU setting take an hour)."
-            ),
-            min=0,
-            max=100000,
-        ),
-        Param(
-            "patch_size",
-            "int",
-            64,
-            help="Side of the square training patches (reduced to the image size for small images).",
-            min=8,
-            max=512,
-            step=8,
-            units="pixels",
-        ),
-        Param(
-            "patches_per_step",
-            "int",
-            0,
-            help="Training patches per step (batch size). More = smoother training, slower steps. "
-            "0 = automatic: 64 on a GPU, 16 on a CPU.",
-            min=0,
-            max=1024,
-        ),
-        Param(
-            "mask_ratio",
-            "float",
-            0.05,
-            help=(
-                "Fraction of the pixels of each patch that are hidden (replaced by a neighbour) and predicted. "
-                "Higher trains faster per step; too high hides too much context. 0.02-0.06 work well."
-            ),
-            min=0.001,
-            max=0.25,
-            step=0.001,
-        ),
-        Param(
-            "learning_rate",
-            "float",
-            0.002,
-            help="Peak learning rate of the Adam optimiser (decays along a cosine curve to 1% at the end).",
-            min=0.00001,
-            max=0.01,
-            step=0.00001,
-        ),
-        Param(
-            "width",
-            "int",
-            0,
-            help="Feature channels of the network's first level (doubling at each level). Larger = slower, "
-            "sometimes better. 0 = automatic: 32 on a GPU, 16 on a CPU.",
-            min=0,
-            max=128,
-        ),
-        Param(
-            "depth",
-            "int",
-            2,
-            help="Down-sampling levels of the U-Net (its receptive field grows with depth).",
-            min=1,
-            max=MAX_DEPTH,
-            advanced=True,
-        ),
+        Param("steps", "int", 0, min=0, max=100000,
+              help="Training steps. More steps = better result and longer run. 0 = automatic: 2000 on a GPU (seconds "
+              "on a recent card), 300 on a CPU (where 2000 steps of the GPU setting take an hour)."),
+        Param("patch_size", "int", 64, min=8, max=512, step=8, units="pixels",
+              help="Side of the square training patches (reduced to the image size for small images)."),
+        Param("patches_per_step", "int", 0, min=0, max=1024,
+              help="Training patches per step (batch size). More = smoother training, slower steps. 0 = automatic: "
+              "64 on a GPU, 16 on a CPU."),
+        Param("mask_ratio", "float", 0.05, min=0.001, max=0.25, step=0.001,
+              help="Fraction of the pixels of each patch that are hidden (replaced by a neighbour) and predicted. "
+              "Higher trains faster per step; too high hides too much context. 0.02-0.06 work well."),
+        Param("learning_rate", "float", 0.002, min=0.00001, max=0.01, step=0.00001,
+              help="Peak learning rate of the Adam optimiser (decays along a cosine curve to 1% at the end)."),
+        Param("width", "int", 0, min=0, max=128,
+              help="Feature channels of the network's first level (doubling at each level). Larger = slower, "
+              "sometimes better. 0 = automatic: 32 on a GPU, 16 on a CPU."),
+        Param("depth", "int", 2, min=1, max=MAX_DEPTH, advanced=True,
+              help="Down-sampling levels of the U-Net (its receptive field grows with depth)."),
         seed_param(),
-        Param(
-            "tile",
-            "int",
-            0,
-            help="Tile side for applying the trained network to large images. 0 = automatic (whole image when it "
-            "fits in memory; smaller tiles after an out-of-memory error).",
-            min=0,
-            max=8192,
-            step=64,
-            units="pixels",
-            advanced=True,
-        ),
-        Param(
-            "self_ensemble",
-            "bool",
-            True,
-            help="Average the trained network's outputs over the 8 flips and 90-degree rotations of the image "
-            "(a few tenths of a dB better; 8 inference passes, small next to training).",
-            advanced=True,
-        ),
+        Param("tile", "int", 0, min=0, max=8192, step=64, units="pixels", advanced=True,
+              help="Tile side for applying the trained network to large images. 0 = automatic (whole image when it "
+              "fits in memory; smaller tiles after an out-of-memory error)."),
+        Param("self_ensemble", "bool", True, advanced=True,
+              help="Average the trained network's outputs over the 8 flips and 90-degree rotations of the image (a "
+              "few tenths of a dB better; 8 inference passes, small next to training)."),
     ],
     outputs=[
         Output("image", "image", "The denoised image(s)."),
@@ -184,5 +120,6 @@ def run_noise2void(
         tile=tile,
         self_ensemble=self_ensemble,
         progress=progress,
+        return_info=True,
     )
     return {"image": out, "report": format_report(info, image.shape[0])}
