@@ -25,7 +25,7 @@ about 1e-3 at worst); the 3-D noise variances are float32 throughout; the distan
 centred on its mean, with float32 norms; the selection ranks distances rounded to 11 mantissa bits.
 Near-tied candidates may therefore swap; on the full standard sets the PSNR matches the torch path
 within 0.01 dB (measured on an H100, ``bench/bench_bm3d.py``). Launch settings: :data:`CONFIG`
-(``bench/tune_bm3d_fused.py``).
+(tuned on an H100; ``bench/bench_bm3d.py --profiler`` shows per-kernel times).
 """
 
 from __future__ import annotations
