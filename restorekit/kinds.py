@@ -206,6 +206,47 @@ def _model_type() -> type:
     return RestorationModel
 
 
+def _grain_type() -> type:
+    from .grain.model import GrainModel
+
+    return GrainModel
+
+
+def _grain_from_node(p: Param, value: Any, ctx: Context) -> Any:
+    if value is not None and not isinstance(value, _grain_type()):
+        raise InvalidParameterError(p.name, f"expected a grain model, got {type(value).__name__}.", "connect Grain Analyze.")
+    return value
+
+
+def _grain_from_file(p: Param, text: str, ctx: Context) -> Any:
+    """A grain model from a ``.json`` file (as written by the CLI) or an AV1 film-grain table (first entry)."""
+    import json
+
+    from .grain.model import GrainModel
+
+    path = Path(text)
+    if not path.is_file():
+        raise InvalidParameterError(p.name, f"grain file {text} not found.", "check the path.")
+    if path.suffix.lower() == ".json":
+        return GrainModel.from_dict(json.loads(path.read_text()))
+    from .grain.av1_table import read_av1_table
+
+    return read_av1_table(path)[0]
+
+
+def _write_grain(path: Path, value: Any, main: MainImage, bits: int | None) -> list[Path]:
+    """The model as ``.json`` (everything) and, where AV1 can express it, an AV1 film-grain table ``.tbl``."""
+    import json
+
+    from .grain.av1_table import av1_exportable, write_av1_table
+
+    written = [path.with_suffix(".json")]
+    written[0].write_text(json.dumps(value.to_dict(), indent=2))
+    if av1_exportable(value):
+        written.append(write_av1_table(path.with_suffix(".tbl"), [value]))
+    return written
+
+
 def _psf_from_node(p: Param, value: Any, ctx: Context) -> Any:
     if not isinstance(value, _psf_type()):
         raise InvalidParameterError(p.name, f"expected a PSF, got {type(value).__name__}.", "connect Make PSF.")
@@ -347,6 +388,9 @@ KINDS: dict[str, Kind] = {
         Kind("psf", "RK_PSF", "Custom", data=True, from_node=_psf_from_node, from_text=_psf_from_text,
              from_python=_psf_from_node, write=_write_psf,
              cli_help="shape,key=value,… (see `restorekit info make_psf`) or a kernel image file"),
+        Kind("grain", "RK_GRAIN", "Custom", data=True, from_node=_grain_from_node, from_text=_grain_from_file,
+             from_python=_grain_from_node, write=_write_grain, to_record=lambda v: v.to_dict(),
+             cli_help="a grain model: .json (as written by the CLI) or an AV1 film-grain table (.tbl)"),
         Kind("model", "RK_RESTORATION_MODEL", "Custom", data=True, from_node=_model_from_node,
              from_text=_model_from_file, from_python=_model_from_node, to_record=lambda v: v.summary(),
              cli_help="a weights file (.pth, .pt, .ckpt, .safetensors)"),

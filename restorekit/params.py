@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     from .progress import ProgressCallback
 
 #: Kinds of outputs (every kind of :mod:`restorekit.kinds` except the widget-only ones).
-OUTPUT_KINDS = ("image", "mask", "psf", "model", "float", "int", "string")
+OUTPUT_KINDS = ("image", "mask", "psf", "grain", "model", "float", "int", "string")
 
 NODE_PREFIX = "RK_"
 CATEGORY_ROOT = "restorekit"

@@ -1,3 +1,3 @@
 """Sharpening operations (mirrors :mod:`restorekit.sharpen`)."""
 
-from . import unsharp  # noqa: F401  (registers it)
+from . import detail, smart, unsharp  # noqa: F401  (registers them)
