@@ -18,3 +18,14 @@ def test_ci_runs_the_readme_test_command():
     ci = (REPO / ".ci" / "run").read_text(encoding="utf-8")
     command = [line for line in ci.splitlines() if line and not line.startswith(("#", "set ", "cd "))][-1].strip()
     assert command in readme
+
+
+def test_readme_node_table_is_generated():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("node_gallery", REPO / "tools" / "node_gallery.py")
+    gallery = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(gallery)
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    expected = gallery.readme_with_table(readme, gallery.table(all_operations()))
+    assert readme == expected, "README.md's node table is stale: run `python tools/node_gallery.py --table-only`"
