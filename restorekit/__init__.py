@@ -42,6 +42,10 @@ _EXPORTS = {
     "wiener_deconvolution": ".deblur.wiener",
     "bm3d_deblur": ".deblur.bm3d_deblur",
     "clahe": ".enhance.clahe",
+    "auto_clahe": ".enhance.auto_clahe",
+    "retinex": ".enhance.retinex",
+    "color_enhance": ".enhance.color_enhance",
+    "white_balance": ".enhance.white_balance",
     "unsharp_mask": ".sharpen.unsharp",
     "noise2void": ".learned.n2v",
     "deep_image_prior": ".learned.dip",
@@ -53,6 +57,7 @@ _EXPORTS = {
     "estimate_sigma": ".quality.noise",
     "analyse_noise": ".quality.noise_analysis",
     "compare_grid": ".quality.compare",
+    "lightness_order_error": ".quality.lightness_order",
 }
 __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
 

@@ -1,4 +1,4 @@
-"""Contrast enhancement: CLAHE.
+"""Enhancement: contrast (CLAHE, Auto CLAHE, Retinex), colour, frequency-domain filters.
 
 The functions are imported on first use (:mod:`restorekit.lazy`).
 """
@@ -7,6 +7,11 @@ from ..lazy import lazy_exports
 
 _EXPORTS = {
     "clahe": ".clahe",
+    "auto_clahe": ".auto_clahe",
+    "retinex": ".retinex",
+    "color_enhance": ".color_enhance",
+    "white_balance": ".white_balance",
+    "estimate_illuminant": ".white_balance",
 }
 __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
 __all__ = list(_EXPORTS)

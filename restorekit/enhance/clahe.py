@@ -25,6 +25,20 @@ each tile's mapping is anchored at the geometric centre of the tile (OpenCV's an
 pixel up and left of it, which breaks mirror symmetry). On 8-bit Set12 images with clip 2 and 8x8 tiles the result, rounded
 to 8 bits, is within 0.25-0.55 grey levels of OpenCV on average (at most 3). With tiles of only
 a few pixels the half-pixel shift matters more.
+
+Two ways to read a tile's mapping (``mapping``):
+
+- ``"lookup"``: every value of bin ``i`` maps to the cumulative count up to and including bin
+  ``i`` (OpenCV's rule). Piecewise constant within a bin, so an image with more than 8 bits comes
+  out with at most about ``bins`` levels per tile blend.
+- ``"linear"``: the cumulative histogram interpolated linearly at the value's exact position
+  inside its bin, ``C[i] + f (C[i+1] - C[i])`` with ``f = v * bins - i`` in [0, 1] (the CDF of the
+  histogram read as uniform within each bin). Continuous and monotone, so 16-bit and float images
+  keep their fine levels; it lies below the lookup value by ``(1 - f)`` of the bin's share.
+- ``"auto"`` (default), decided per image: ``"lookup"`` when every value of the image (all channels)
+  is on the 8-bit grid ``k / 255`` (within 0.001 of a level, or the dtype's precision for float16 /
+  bfloat16), otherwise ``"linear"``. 8-bit images therefore give exactly the results of the lookup
+  rule; 16-bit images made from 8-bit ones (``k * 257 / 65535``) count as 8-bit.
 """
 
 from __future__ import annotations
@@ -39,6 +53,7 @@ from ..image import check_image
 from ..progress import ProgressCallback, report
 
 COLOR_SPACES = ("lab", "oklab", "ycbcr", "hsv")
+MAPPINGS = ("auto", "lookup", "linear")
 MAX_TILES = 256
 MAX_BINS = 65536
 # Size (elements) of the row-blended mapping table built per block of image rows.
@@ -86,6 +101,34 @@ def _grid(tiles: int | Sequence[int]) -> tuple[int, int]:
     return rows, cols
 
 
+def _check_mapping(mapping: str) -> None:
+    if mapping not in MAPPINGS:
+        raise InvalidParameterError(
+            "mapping", f"{mapping!r} is not supported.", f"choose one of: {', '.join(MAPPINGS)}."
+        )
+
+
+def on_8bit_grid(x: torch.Tensor) -> torch.Tensor:
+    """Per image of ``x`` ``[B, C, H, W]``: whether every value is ``k / 255`` for a whole ``k``.
+
+    Tolerance 0.001 of a level, or 255 times the dtype's machine epsilon where that is larger
+    (float16: 0.25 level; bfloat16 cannot tell, so it always counts as 8-bit). Returns ``[B]`` bool.
+    """
+    tol = max(1e-3, 255.0 * torch.finfo(x.dtype).eps)
+
+    def max_offset(values: torch.Tensor) -> torch.Tensor:
+        levels = values.to(_work_dtype(values)) * 255.0
+        return (levels - levels.round()).abs_().amax(dim=1)
+
+    # A strided sample first: a 16-bit or float image shows off-grid values at once, and only
+    # images whose sample is on the grid need the full pass.
+    flat = x.reshape(x.shape[0], -1)
+    sample = max_offset(flat[:, :: max(1, flat.shape[1] // 4096)]) <= tol
+    if not bool(sample.any()):
+        return sample
+    return max_offset(flat) <= tol
+
+
 def _check_params(clip_limit: float, bins: int, strength: float, color_space: str) -> None:
     if isinstance(clip_limit, bool) or not isinstance(clip_limit, (int, float)) or not 0.0 <= clip_limit < float("inf"):
         raise InvalidParameterError(
@@ -126,14 +169,37 @@ def _clip_histograms(hist: torch.Tensor, clip_limit: float, area: int) -> torch.
 
 
 def clahe_channel(
-    v: torch.Tensor, *, clip_limit: float = 2.0, tiles: int | Sequence[int] = 8, bins: int = 256
+    v: torch.Tensor,
+    *,
+    clip_limit: float = 2.0,
+    tiles: int | Sequence[int] = 8,
+    bins: int = 256,
+    mapping: str = "auto",
 ) -> torch.Tensor:
     """CLAHE of a single-channel batch ``v`` ``[B, 1, H, W]`` with values in [0, 1].
 
     Values are binned as ``floor(v * bins)`` (so an 8-bit image with 256 bins uses one bin per
-    grey level); the result is in [0, 1], same shape, float. Parameters as in :func:`clahe`.
-    Use :func:`clahe` for images; this is the per-channel core it is built on.
+    grey level); the result is in [0, 1], same shape, float. Parameters as in :func:`clahe`
+    (``mapping="auto"`` looks at ``v`` itself). Use :func:`clahe` for images; this is the
+    per-channel core it is built on.
     """
+    _check_mapping(mapping)
+    return _clahe_channel(v, clip_limit=clip_limit, tiles=tiles, bins=bins, lookup=_lookup_mask(v, mapping))
+
+
+def _lookup_mask(x: torch.Tensor, mapping: str) -> torch.Tensor | bool:
+    """True (all images lookup), False (all linear) or a ``[B]`` mask of the images read by lookup."""
+    if mapping != "auto":
+        return mapping == "lookup"
+    mask = on_8bit_grid(x)
+    if bool(mask.all()):  # one sync; most inputs are 8-bit and keep the cheaper lookup path
+        return True
+    return mask if bool(mask.any()) else False
+
+
+def _clahe_channel(
+    v: torch.Tensor, *, clip_limit: float, tiles: int | Sequence[int], bins: int, lookup: torch.Tensor | bool
+) -> torch.Tensor:
     rows, cols = _grid(tiles)
     b, _, h, w = v.shape
     dev = v.device
@@ -168,7 +234,10 @@ def clahe_channel(
     hist = hist.view(b * n_tiles, bins)
     if clip_limit > 0:
         hist = _clip_histograms(hist, clip_limit, area)
-    lut = (hist.cumsum(dim=1) / area).clamp_(0.0, 1.0).view(b, rows, cols * bins)
+    lut = (hist.cumsum(dim=1) / area).clamp_(0.0, 1.0)
+    if lookup is not True:
+        return _blend_linear(v, idx, lut, lookup, h, w, th, tw, rows, cols, bins, dtype)
+    lut = lut.view(b, rows, cols * bins)
 
     # Bilinear blend of the four surrounding tile mappings, tile centres at (t + 1/2) * tile size:
     # first between tile rows (per image row, all columns and bins), then between tile columns
@@ -186,6 +255,53 @@ def clahe_channel(
         left = table.gather(2, index)
         index += dc
         torch.lerp(left, table.gather(2, index), fx, out=out[:, ys])
+    return out.unsqueeze(1)
+
+
+def _blend_linear(
+    v: torch.Tensor,
+    idx: torch.Tensor,
+    lut: torch.Tensor,
+    lookup: torch.Tensor | bool,
+    h: int,
+    w: int,
+    th: int,
+    tw: int,
+    rows: int,
+    cols: int,
+    bins: int,
+    dtype: torch.dtype,
+) -> torch.Tensor:
+    """The bilinear tile blend of :func:`_clahe_channel` with each mapping read linearly inside its bin.
+
+    ``lut`` ``[B * tiles, bins]`` holds the inclusive cumulative shares; a leading 0 per tile gives
+    ``C[i]`` (start of bin ``i``) and ``C[i + 1]`` (its end). The blend is linear in the tables and
+    the in-bin position ``f`` is the same for the four tiles, so blending first and interpolating
+    in ``f`` last is the same as interpolating every tile's mapping. Images flagged in ``lookup``
+    use ``f = 1``, which reproduces the lookup rule exactly (``lerp(a, b, 1) == b``).
+    """
+    b = v.shape[0]
+    dev = v.device
+    nb = bins + 1
+    lut = torch.cat([lut.new_zeros(lut.shape[0], 1), lut], dim=1).view(b, rows, cols * nb)
+    frac = (v[:, 0].to(dtype) * bins - idx.to(dtype)).clamp_(0.0, 1.0)
+    if lookup is not False:
+        frac = torch.where(lookup.view(b, 1, 1), torch.ones_like(frac), frac)
+    r0, r1, fy = _tile_weights(h, th, rows, dev, dtype)
+    c0, c1, fx = _tile_weights(w, tw, cols, dev, dtype)
+    c0, dc, fx = (c0 * nb).view(1, 1, w), ((c1 - c0) * nb).view(1, 1, w), fx.view(1, 1, w)
+    out = torch.empty((b, h, w), device=dev, dtype=dtype)
+    block = max(1, _TABLE_ELEMENTS // max(1, b * cols * nb))
+    for y in range(0, h, block):
+        ys = slice(y, min(h, y + block))
+        table = torch.lerp(lut[:, r0[ys]], lut[:, r1[ys]], fy[ys].view(1, -1, 1))  # [B, rows', cols * (bins + 1)]
+        f = frac[:, ys]
+        index = idx[:, ys].long()
+        index += c0
+        left = torch.lerp(table.gather(2, index), table.gather(2, index + 1), f)
+        index += dc
+        right = torch.lerp(table.gather(2, index), table.gather(2, index + 1), f)
+        torch.lerp(left, right, fx, out=out[:, ys])
     return out.unsqueeze(1)
 
 
@@ -208,6 +324,7 @@ def clahe(
     bins: int = 256,
     color_space: str = "lab",
     strength: float = 1.0,
+    mapping: str = "auto",
     progress: ProgressCallback | None = None,
 ) -> torch.Tensor:
     """Contrast-limited adaptive histogram equalisation of a batch ``x`` ``[B, C, H, W]`` in [0, 1].
@@ -223,6 +340,10 @@ def clahe(
         color_space: for RGB input, whose lightness is equalised: ``"lab"`` (CIE L*),
             ``"oklab"`` (Oklab L), ``"ycbcr"`` (BT.601 Y) or ``"hsv"`` (V = max of R, G, B).
         strength: blend between the input (0, returned exactly) and the full result (1).
+        mapping: how a tile's mapping is read between bin edges (see the module docstring):
+            ``"lookup"`` (one value per bin, OpenCV's rule), ``"linear"`` (interpolated inside the
+            bin; keeps 16-bit and float precision) or ``"auto"``: lookup for images on the 8-bit
+            grid, linear for the others, decided per image.
         progress: optional callback, called with (done, total) images.
 
     Returns:
@@ -231,6 +352,7 @@ def clahe(
     """
     check_image(x, "image")
     _check_params(clip_limit, bins, strength, color_space)
+    _check_mapping(mapping)
     _grid(tiles)
     total = x.shape[0]
     report(progress, 0, total)
@@ -243,35 +365,60 @@ def clahe(
     parts = []
     for start in range(0, total, per_chunk):
         part = x[start : start + per_chunk]
-        parts.append(_clahe_rgb_or_gray(part, color_space, float(strength), options))
+        lookup = _lookup_mask(part, mapping)
+        xf = part.to(_work_dtype(part)).clamp(0.0, 1.0)
+        light, aux = split_lightness(xf, color_space)
+        out = merge_lightness(xf, _clahe_channel(light, lookup=lookup, **options), aux, color_space)
+        parts.append(finish(part, out, float(strength)))
         report(progress, start + part.shape[0], total)
     return parts[0] if len(parts) == 1 else torch.cat(parts, dim=0)
 
 
-def _clahe_rgb_or_gray(x: torch.Tensor, color_space: str, strength: float, options: dict) -> torch.Tensor:
-    work = torch.float64 if x.dtype == torch.float64 else torch.float32
-    xf = x.to(work).clamp(0.0, 1.0)
-    if x.shape[1] == 1:
-        out = clahe_channel(xf, **options)
-    elif color_space == "lab":
+def _work_dtype(x: torch.Tensor) -> torch.dtype:
+    return torch.float64 if x.dtype == torch.float64 else torch.float32
+
+
+def split_lightness(xf: torch.Tensor, color_space: str) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """The channel CLAHE equalises, ``[B, 1, H, W]`` in [0, 1], and what :func:`merge_lightness` needs.
+
+    ``xf`` is the float32/float64 image clamped to [0, 1]; gray images are their own lightness.
+    Lab L* is scaled by 1/100; Oklab L, BT.601 luma and HSV V are used as they are.
+    """
+    if xf.shape[1] == 1:
+        return xf, None
+    if color_space == "lab":
         lab = rgb_to_lab(xf)
-        light = clahe_channel((lab[:, :1] / 100.0).clamp(0.0, 1.0), **options) * 100.0
-        out = lab_to_rgb(torch.cat([light, lab[:, 1:]], dim=1))
-    elif color_space == "oklab":
+        return (lab[:, :1] / 100.0).clamp(0.0, 1.0), lab
+    if color_space == "oklab":
         lab = rgb_to_oklab(xf)
-        light = clahe_channel(lab[:, :1].clamp(0.0, 1.0), **options)
-        out = oklab_to_rgb(torch.cat([light, lab[:, 1:]], dim=1))
-    elif color_space == "ycbcr":
+        return lab[:, :1].clamp(0.0, 1.0), lab
+    if color_space == "ycbcr":
+        y = luma(xf)
+        return y.clamp(0.0, 1.0), y
+    v = xf.amax(dim=1, keepdim=True)
+    return v, None
+
+
+def merge_lightness(xf: torch.Tensor, light: torch.Tensor, aux: torch.Tensor | None, color_space: str) -> torch.Tensor:
+    """The image of :func:`split_lightness` with its lightness replaced by ``light`` (not clamped)."""
+    if xf.shape[1] == 1:
+        return light
+    if color_space == "lab":
+        return lab_to_rgb(torch.cat([light * 100.0, aux[:, 1:]], dim=1))
+    if color_space == "oklab":
+        return oklab_to_rgb(torch.cat([light, aux[:, 1:]], dim=1))
+    if color_space == "ycbcr":
         # Changing Y with Cb, Cr kept adds the same amount to R, G and B (every row of the
         # YCbCr -> RGB matrix has Y coefficient 1), so the round trip reduces to one addition.
-        y = luma(xf)
-        out = xf + (clahe_channel(y.clamp(0.0, 1.0), **options) - y)
-    else:
-        # Changing V = max(R, G, B) with H, S kept scales R, G and B by V' / V (black stays grey).
-        v = xf.amax(dim=1, keepdim=True)
-        light = clahe_channel(v, **options)
-        out = torch.where(v > 0, xf * (light / v.clamp(min=1e-12)), light.expand_as(xf))
+        return xf + (light - aux)
+    # Changing V = max(R, G, B) with H, S kept scales R, G and B by V' / V (black stays grey).
+    v = xf.amax(dim=1, keepdim=True)
+    return torch.where(v > 0, xf * (light / v.clamp(min=1e-12)), light.expand_as(xf))
+
+
+def finish(x: torch.Tensor, out: torch.Tensor, strength: float) -> torch.Tensor:
+    """Clamp ``out`` to [0, 1], blend it with the input ``x`` by ``strength`` and cast to ``x``'s dtype."""
     out = out.clamp(0.0, 1.0)
     if strength < 1:
-        out = torch.lerp(x.to(work), out, strength).clamp(0.0, 1.0)
+        out = torch.lerp(x.to(out.dtype), out, strength).clamp(0.0, 1.0)
     return out.to(x.dtype)

@@ -13,6 +13,7 @@ _EXPORTS = {
     "estimate_sigma": ".noise",
     "analyse_noise": ".noise_analysis",
     "compare_grid": ".compare",
+    "lightness_order_error": ".lightness_order",
 }
 __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
 __all__ = list(_EXPORTS)

@@ -279,3 +279,62 @@ def test_operation_matches_core():
     values = {"image": x, **_defaults(op), "clip_limit": 3.0, "tiles": 4, "color_space": "oklab", "strength": 0.7}
     (out,) = op.call(values)
     assert torch.equal(out, clahe(x, clip_limit=3.0, tiles=4, color_space="oklab", strength=0.7))
+
+
+# ---- high-precision (16-bit / float) mapping ---------------------------------------------------
+
+
+def _ramp16():
+    return (torch.arange(65536, dtype=torch.float32) / 65535).view(1, 1, 256, 256)  # 65536 levels
+
+
+def test_16bit_ramp_keeps_levels():
+    r = _ramp16()
+    levels = {m: torch.unique(torch.round(clahe(r, mapping=m) * 65535)).numel() for m in ("auto", "lookup", "linear")}
+    assert levels["auto"] == levels["linear"] > THRESHOLDS["clahe_16bit_ramp_min_levels"]  # measured 37305
+    assert levels["lookup"] <= 256  # measured 242: at most about one level per bin
+    one_tile = clahe(r, tiles=1, mapping="linear")
+    assert torch.unique(torch.round(one_tile * 65535)).numel() > 60000  # measured 65536
+    assert (one_tile.flatten().diff() >= 0).all()  # monotone on a ramp
+
+
+@pytest.mark.parametrize("c", [1, 3])
+def test_auto_mapping_rule(c):
+    x8 = torch.round(_rand(2, c, 30, 41) * 255) / 255
+    assert torch.equal(clahe(x8), clahe(x8, mapping="lookup"))
+    assert torch.equal(clahe(x8 * 257 / 257), clahe(x8, mapping="lookup"))  # 8-bit content stored as 16-bit
+    x16 = torch.round(_rand(2, c, 30, 41, seed=1) * 65535) / 65535
+    assert torch.equal(clahe(x16), clahe(x16, mapping="linear"))
+    assert not torch.equal(clahe(x16), clahe(x16, mapping="lookup"))
+    # A batch mixing both: each image as it would be alone.
+    # (Gray is exact; the colour conversion of a batch may round differently by ~1e-7.)
+    tol = 0.0 if c == 1 else 1e-5
+    mixed = clahe(torch.cat([x8[:1], x16[:1]]))
+    assert torch.allclose(mixed[:1], clahe(x8[:1]), rtol=0, atol=tol)
+    assert torch.allclose(mixed[1:], clahe(x16[:1]), rtol=0, atol=tol)
+
+
+def test_linear_mapping_is_the_interpolated_cdf():
+    # One tile, no clipping: output = CDF before the bin + in-bin position x the bin's share.
+    gen = torch.Generator().manual_seed(4)
+    x = torch.rand(1, 1, 20, 30, generator=gen, dtype=torch.float64)
+    bins = 16
+    y = clahe(x, tiles=1, clip_limit=0.0, bins=bins, mapping="linear")
+    idx = (x * bins).floor().clamp(max=bins - 1).long().flatten()
+    share = torch.bincount(idx, minlength=bins).double() / idx.numel()
+    before = torch.cat([torch.zeros(1, dtype=torch.float64), share.cumsum(0)])[idx]
+    expected = before + (x.flatten() * bins - idx) * share[idx]
+    torch.testing.assert_close(y.flatten(), expected, rtol=0, atol=1e-12)
+
+
+def test_linear_close_to_lookup_on_8bit():
+    # On 8-bit input the linear reading lies below the lookup one by part of a bin's share
+    # (Set12 03: mean 1.02, max 2.99 grey levels), which is why auto keeps lookup for 8-bit images.
+    x = support.load(support.image_paths("Set12")[2], gray=True)
+    d = (clahe(x, mapping="lookup") - clahe(x, mapping="linear")) * 255
+    assert d.min() > -1e-3 and d.max() < 4 and d.mean() < 1.5
+
+
+def test_bad_mapping():
+    with pytest.raises(InvalidParameterError):
+        clahe(_rand(1, 1, 8, 8), mapping="cubic")

@@ -1,6 +1,6 @@
 """CLAHE: the core function, declared as it is."""
 
-from ...enhance.clahe import COLOR_SPACES, clahe
+from ...enhance.clahe import COLOR_SPACES, MAPPINGS, clahe
 from ...params import Param, declare
 from ..common import IMAGE, blend_param, choice_param, image_output
 
@@ -28,6 +28,10 @@ declare(
         blend_param(),
         Param("bins", "int", 256, min=16, max=4096, advanced=True,
               help="Histogram bins over the value range; 256 = one per 8-bit grey level."),
+        choice_param("mapping", "auto", MAPPINGS,
+                     "How each tile's mapping is read inside a histogram bin: lookup = one value per bin (OpenCV's "
+                     "rule); linear = interpolated at the exact value (keeps 16-bit and float precision); auto = "
+                     "lookup for 8-bit images, linear otherwise.", advanced=True),
     ],
     outputs=[image_output("The contrast-enhanced image.")],
     node_suffix="CLAHE",
