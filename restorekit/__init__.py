@@ -2,7 +2,7 @@
 
 Core functions take ``[B, C, H, W]`` float tensors in [0, 1] (C = 1 or 3) on any device, with
 noise levels in [0, 1] units, and are exported here and by the subpackages (``restorekit.denoise``,
-``restorekit.deblur``, ``restorekit.enhance``, ``restorekit.sharpen``, ``restorekit.quality``,
+``restorekit.deblur``, ``restorekit.enhance``, ``restorekit.sharpen``, ``restorekit.grain``, ``restorekit.quality``,
 ``restorekit.learned``, ``restorekit.models``); they are imported on first use. :func:`run` runs any
 operation of the nodes and the CLI by name, with the nodes' parameters and units.
 """
@@ -44,9 +44,14 @@ _EXPORTS = {
     "clahe": ".enhance.clahe",
     "auto_clahe": ".enhance.auto_clahe",
     "retinex": ".enhance.retinex",
+    "homomorphic_filter": ".enhance.homomorphic",
+    "phase_preserving_enhance": ".enhance.phase_preserving",
+    "adaptive_frequency_filter": ".enhance.adaptive_frequency",
     "color_enhance": ".enhance.color_enhance",
     "white_balance": ".enhance.white_balance",
     "unsharp_mask": ".sharpen.unsharp",
+    "add_grain": ".grain.synthesis",
+    "GrainModel": ".grain.model",
     "noise2void": ".learned.n2v",
     "deep_image_prior": ".learned.dip",
     "load_model": ".models.loader",

@@ -7,7 +7,7 @@ import torch
 
 import restorekit
 
-PACKAGES = ["restorekit", "restorekit.denoise", "restorekit.deblur", "restorekit.enhance", "restorekit.sharpen",
+PACKAGES = ["restorekit", "restorekit.denoise", "restorekit.deblur", "restorekit.enhance", "restorekit.sharpen", "restorekit.grain",
             "restorekit.quality", "restorekit.learned", "restorekit.models"]
 
 

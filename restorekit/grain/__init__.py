@@ -8,6 +8,16 @@ from ..lazy import lazy_exports
 _EXPORTS = {
     "GrainModel": ".model",
     "ScalingFunction": ".model",
+    "add_grain": ".synthesis",
+    "grain_layer": ".synthesis",
+    "grain_model": ".synthesis",
+    "render_boolean": ".boolean",
+    "radial_power_spectrum": ".spectrum",
+    "autocorrelation": ".spectrum",
+    "correlation_length": ".spectrum",
+    "read_av1_table": ".av1_table",
+    "write_av1_table": ".av1_table",
+    "av1_exportable": ".av1_table",
 }
 __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
 __all__ = list(_EXPORTS)

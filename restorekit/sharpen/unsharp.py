@@ -19,6 +19,7 @@ import math
 import torch
 
 from ..color import luma
+from ..enhance.spectral import fast_length
 from ..errors import InvalidParameterError
 from ..image import check_image
 from ..progress import ProgressCallback, report
@@ -45,22 +46,6 @@ def gaussian_kernel1d(
     return (k / k.sum()).to(dtype)
 
 
-def _fast_length(n: int) -> int:
-    """The smallest length >= ``n`` whose prime factors are 2, 3 and 5 (fast FFT sizes)."""
-    best = 1 << max(0, (n - 1).bit_length())
-    p5 = 1
-    while p5 < best:
-        p35 = p5
-        while p35 < best:
-            m = p35
-            while m < n:
-                m *= 2
-            best = min(best, m)
-            p35 *= 3
-        p5 *= 5
-    return best
-
-
 def _mirror_pad(x: torch.Tensor, pad: int, dim: int) -> torch.Tensor:
     """Extend ``x`` by ``pad`` samples at both ends of ``dim`` by half-sample mirroring."""
     n = x.shape[dim]
@@ -83,7 +68,7 @@ def _blur_axis(x: torch.Tensor, kernel: torch.Tensor, dim: int) -> torch.Tensor:
             out.add_(xp.narrow(dim, i, n), alpha=weights[i])
         return out
     # Long kernels: linear convolution through the FFT; only the fully overlapping part is kept.
-    size = _fast_length(n + 2 * half + taps - 1)
+    size = fast_length(n + 2 * half + taps - 1)
     shape = [1] * x.dim()
     shape[dim] = -1
     spectrum = torch.fft.rfft(xp, n=size, dim=dim) * torch.fft.rfft(kernel, n=size).view(shape)
