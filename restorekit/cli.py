@@ -19,7 +19,7 @@ import torch
 
 from .errors import InvalidParameterError, RestoreError
 from .io import list_images
-from .kinds import KINDS, Context, convert_inputs
+from .kinds import KINDS, Context, convert_inputs, opaque
 from .params import Operation, Param, all_operations, get_operation
 
 log = logging.getLogger("restorekit")
@@ -106,8 +106,10 @@ def _output_paths(op: Operation, source: Path, output: Path, many: bool) -> dict
     for o in written:
         if o.kind == "psf":
             paths[o.name] = folder / f"{source.stem}_{o.name}.tif"
-        elif not many and output.suffix and len(pictures) == 1:
-            paths[o.name] = output
+        elif not many and output.suffix:
+            # One named output file: the first picture is it, any others are named after it.
+            first = o is pictures[0]
+            paths[o.name] = output if first else output.with_name(f"{output.stem}_{o.name}{output.suffix}")
         else:
             paths[o.name] = folder / (f"{source.stem}{suffix}" if len(pictures) == 1 else f"{source.stem}_{o.name}{suffix}")
     return paths
@@ -151,7 +153,7 @@ def run_command(op: Operation, argv: list[str]) -> int:
         for spec, value in zip(op.outputs, results, strict=True):
             kind = KINDS[spec.kind]
             if kind.write is not None:
-                written = kind.write(paths[spec.name], value, main, args.bit_depth)
+                written = kind.write(paths[spec.name], value, main if spec.alpha else opaque(main), args.bit_depth)
                 record.setdefault("written", []).extend(str(w) for w in written)
             elif kind.to_record is not None:
                 if spec.name == "report" and notes:

@@ -61,6 +61,11 @@ class MainImage:
     bit_depth: int = 8
 
 
+def opaque(main: MainImage) -> MainImage:
+    """``main`` without its alpha (for outputs declared ``alpha=False``)."""
+    return MainImage(None, main.channels, main.bit_depth)
+
+
 # ---- number formatting and value checks (user units) ------------------------------------------
 
 def format_number(value: float) -> str:
@@ -478,5 +483,5 @@ def convert_outputs(op: Operation, results: tuple, main: MainImage, ctx: Context
     for spec, value in zip(op.outputs, results, strict=True):
         if spec.name == "report" and ctx.notes:
             value = "\n".join([str(value), *ctx.notes])
-        out.append(KINDS[spec.kind].to_node(spec, value, main, ctx))
+        out.append(KINDS[spec.kind].to_node(spec, value, main if spec.alpha else opaque(main), ctx))
     return tuple(out)

@@ -90,11 +90,17 @@ class Param:
 
 @dataclass(frozen=True)
 class Output:
-    """One output of an operation."""
+    """One output of an operation.
+
+    ``alpha``: an image output gets the first image input's alpha (resized when the size changed,
+    as for super-resolution); False for pictures that are not the image itself (grids, charts,
+    previews), which come out opaque.
+    """
 
     name: str
     kind: str
     help: str
+    alpha: bool = True
 
     def __post_init__(self) -> None:
         if self.kind not in OUTPUT_KINDS:
@@ -111,6 +117,8 @@ class Operation:
     ``func`` may be the core function itself when nothing needs adapting; ``bind`` then maps an
     input's name to the function's keyword (``{"image": "x"}``).
     ``gpu``: the operation runs on torch and may use ComfyUI's GPU; otherwise it gets CPU tensors.
+    ``output_node``: the node has an effect of its own (writes files), so ComfyUI runs it even when
+    nothing is connected to its outputs.
     """
 
     name: str
@@ -124,6 +132,7 @@ class Operation:
     node_suffix: str | None = None
     combine_inputs: bool = False
     bind: dict[str, str] = field(default_factory=dict)
+    output_node: bool = False
 
     @property
     def node_id(self) -> str:

@@ -11,10 +11,12 @@ from __future__ import annotations
 
 import os
 
+from .comfy_bridge import hand_over_folders
 from .model_files import register_model_folder
 from .v1 import node_mappings
 
 register_model_folder()
+hand_over_folders()
 
 
 def _v3_available() -> bool:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import torch
 
+from ..restorekit.io.folders import set_input_dir, set_output_dir
 from ..restorekit.progress import ProgressCallback
 
 
@@ -46,3 +47,13 @@ def progress_callback() -> ProgressCallback | None:
         bar.update_absolute(done, total)
 
     return callback
+
+
+def hand_over_folders() -> None:
+    """Give the core ComfyUI's input and output folders (file nodes resolve names against them)."""
+    try:
+        import folder_paths
+    except ImportError:
+        return
+    set_input_dir(folder_paths.get_input_directory())
+    set_output_dir(folder_paths.get_output_directory())

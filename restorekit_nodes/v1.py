@@ -9,6 +9,7 @@ from ..restorekit.params import Operation, Param, all_operations
 from .comfy_bridge import devices, progress_callback
 from .model_files import model_file_choices
 from .runner import run_operation
+from .search_aliases import aliases_for
 
 
 def input_spec(p: Param) -> tuple:
@@ -51,6 +52,8 @@ def make_node_class(op: Operation) -> type:
             "FUNCTION": "execute",
             "CATEGORY": op.full_category,
             "DESCRIPTION": op.description,
+            "OUTPUT_NODE": op.output_node,
+            "SEARCH_ALIASES": list(aliases_for(op.node_id)),
             "OPERATION": op,
             "execute": execute,
         },

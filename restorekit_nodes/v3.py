@@ -5,6 +5,8 @@ Only imported when the installed ComfyUI offers ``comfy_api.latest``.
 
 from __future__ import annotations
 
+import dataclasses
+import inspect
 from typing import Any
 
 from comfy_api.latest import ComfyExtension, io
@@ -12,7 +14,13 @@ from comfy_api.latest import ComfyExtension, io
 from ..restorekit.kinds import KINDS, Kind
 from ..restorekit.params import Operation, Param, all_operations
 from .model_files import model_file_choices
+from .search_aliases import aliases_for
 from .v1 import execute_in_comfy
+
+# Newer ComfyUI versions (0.10+) know search aliases and advanced inputs; older ones reject the keywords.
+_SCHEMA_FIELDS = {f.name for f in dataclasses.fields(io.Schema)} if dataclasses.is_dataclass(io.Schema) else set()
+_HAS_ALIASES = "search_aliases" in _SCHEMA_FIELDS
+_HAS_ADVANCED = "advanced" in inspect.signature(io.Input.__init__).parameters
 
 
 def _io_type(kind: Kind) -> Any:
@@ -22,7 +30,10 @@ def _io_type(kind: Kind) -> Any:
 
 def _input(p: Param) -> io.Input:
     kind = KINDS[p.kind]
-    return _io_type(kind).Input(p.name, optional=p.optional, tooltip=p.tooltip, **kind.widget(p, model_file_choices))
+    extra = {"advanced": True} if p.advanced and _HAS_ADVANCED else {}
+    return _io_type(kind).Input(
+        p.name, optional=p.optional, tooltip=p.tooltip, **kind.widget(p, model_file_choices), **extra
+    )
 
 
 def make_node_class(op: Operation) -> type[io.ComfyNode]:
@@ -34,6 +45,8 @@ def make_node_class(op: Operation) -> type[io.ComfyNode]:
             display_name=op.display_name,
             category=op.full_category,
             description=op.description,
+            is_output_node=op.output_node,
+            **({"search_aliases": list(aliases_for(op.node_id))} if _HAS_ALIASES else {}),
             inputs=[_input(p) for p in op.inputs],
             # V3 wants output ids distinct from input ids; the shown name stays the declared one.
             outputs=[

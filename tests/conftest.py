@@ -29,3 +29,12 @@ def one_torch_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(before)
+
+
+@pytest.fixture(autouse=True)
+def _files_written_to_tmp(monkeypatch, tmp_path):
+    """Every test writes numbered output files (Save Image 16-bit, ...) under its own tmp folder."""
+    from restorekit.io.folders import ENV_OUTPUT_DIR, set_output_dir
+
+    set_output_dir(None)
+    monkeypatch.setenv(ENV_OUTPUT_DIR, str(tmp_path / "output"))

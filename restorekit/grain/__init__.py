@@ -18,6 +18,11 @@ _EXPORTS = {
     "read_av1_table": ".av1_table",
     "write_av1_table": ".av1_table",
     "av1_exportable": ".av1_table",
+    "analyze_grain": ".analysis",
+    "classify_grain": ".classify",
+    "grain_visual": ".visual",
+    "remove_grain": ".removal",
+    "match_grain": ".match",
 }
 __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
 __all__ = list(_EXPORTS)

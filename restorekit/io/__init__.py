@@ -1,23 +1,46 @@
-"""Image file input/output."""
+"""Image file input/output (bit depth kept, atomic writes) and the folders relative names refer to."""
 
 from .files import (
     IMAGE_SUFFIXES,
     LoadedImage,
+    atomic_write,
     list_images,
     load_image,
+    metadata_from_json,
     output_bit_depth,
+    png_header,
+    quantize,
+    read_array,
     read_image,
+    read_metadata,
     save_images,
+    to_unit,
+    write_array,
     write_image,
 )
+from .folders import input_dir, output_dir, resolve_input, resolve_output_prefix, set_input_dir, set_output_dir
 
 __all__ = [
     "IMAGE_SUFFIXES",
     "LoadedImage",
+    "atomic_write",
+    "input_dir",
     "list_images",
     "load_image",
+    "metadata_from_json",
     "output_bit_depth",
+    "output_dir",
+    "png_header",
+    "quantize",
+    "read_array",
     "read_image",
+    "read_metadata",
+    "resolve_input",
+    "resolve_output_prefix",
     "save_images",
+    "set_input_dir",
+    "set_output_dir",
+    "to_unit",
+    "write_array",
     "write_image",
 ]

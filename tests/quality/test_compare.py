@@ -28,8 +28,8 @@ def _run(**values):
     defaults.update(labels="", columns=0, label_height=0, gap=4)
     defaults.update(values)
     with torch.inference_mode():
-        (out,) = op.call(defaults)
-    return out
+        out = op.call(defaults)
+    return out[0]
 
 
 def test_one_row_shape_and_placement():
@@ -179,3 +179,71 @@ def test_operation_labels_follow_connected_inputs():
     with_gap = _run(image_1=a, image_2=a, image_4=a, labels="x, y")
     direct = compare_grid([a, a, a], ["x", "y", "4"])
     assert torch.equal(with_gap, direct)
+
+
+# ---- metrics, crops, best pick -----------------------------------------------------------------
+
+from restorekit.params import run  # noqa: E402
+from restorekit.quality.compare import best_index, compare_metrics  # noqa: E402
+from restorekit.quality.metrics import psnr  # noqa: E402
+
+
+def _noisy_set():
+    ref = _img(2, 3, 40, 48, 7)
+    g = torch.Generator().manual_seed(8)
+    worse = (ref + 0.08 * torch.randn(ref.shape, generator=g)).clamp(0, 1)
+    better = (ref + 0.02 * torch.randn(ref.shape, generator=g)).clamp(0, 1)
+    return ref, worse, better
+
+
+def test_metrics_and_best_pick():
+    ref, worse, better = _noisy_set()
+    values = compare_metrics([worse, better, _img(1, 3, 10, 10)], ref)
+    assert torch.allclose(values["psnr"][1], psnr(better, ref))
+    assert values["psnr"][2].isnan().all() and best_index(values["psnr"]) == 1
+    assert best_index(values["ssim"]) == 1 and best_index(torch.full((2, 1), float("nan"))) is None
+    out = run("compare", image_1=worse, image_2=better, reference=ref)
+    assert out["best_index"] == 2 and torch.equal(out["best_image"], better)
+    assert "Best by PSNR: image 2" in out["report"] and f"{psnr(better, ref).mean():.2f}" in out["report"]
+    # reference tile appended, a caption strip added
+    strip = auto_label_height(40)
+    assert out["image"].shape == (2, 3, 2 * strip + 40, 3 * 48 + 2 * 4)
+    plain = run("compare", image_1=worse, image_2=better)
+    assert plain["best_index"] == 1 and "no reference" in plain["report"]
+    assert plain["image"].shape == (2, 3, strip + 40, 2 * 48 + 4)
+
+
+def test_best_tile_is_highlighted():
+    ref, worse, better = _noisy_set()
+    grid = compare_grid([worse, better], label_height=20, gap=0, highlight=1)
+    assert torch.all(grid[:, :, 0, :3] == STRIP_LEVEL)
+    assert grid[0, 1, 0, 50] > grid[0, 0, 0, 50]  # green strip over tile 2
+
+
+def test_zoomed_crops_inset_and_row():
+    a = _img(1, 3, 64, 64, 1)
+    b = _img(1, 3, 64, 64, 2)
+    plain = compare_grid([a, b], label_height=0, gap=0)
+    inset = compare_grid([a, b], label_height=0, gap=0, crop=(0.25, 0.25, 0.25), crop_layout="inset")
+    assert inset.shape == plain.shape
+    side = round(0.42 * 64)
+    corner = inset[:, :, 64 - side + 2 : 62, 64 - side + 2 : 62]  # bottom right, opposite the region
+    zoom = torch.nn.functional.interpolate(a[:, :, 8:24, 8:24], size=(side, side), mode="nearest-exact")
+    assert torch.equal(corner, zoom[:, :, 2:-2, 2:-2])
+    assert not torch.equal(inset[:, :, 8:10, 8:24], plain[:, :, 8:10, 8:24])  # region (8..24 px) outlined
+    row = compare_grid([a, b], label_height=0, gap=2, crop=(0.5, 0.5, 0.5), crop_layout="row")
+    assert row.shape == (1, 3, 64 + 2 + 64, 2 * 64 + 2)
+    zoom = torch.nn.functional.interpolate(a[:, :, 16:48, 16:48], size=(64, 64), mode="nearest-exact")
+    assert torch.equal(row[:, :, 66 + 2 : 128, 2:62], zoom[:, :, 2:-2, 2:-2])
+    with pytest.raises(InvalidParameterError, match="crop_size"):
+        compare_grid([a], crop=(0.5, 0.5, 0.0))
+    with pytest.raises(InvalidParameterError, match="crop_layout"):
+        compare_grid([a], crop=(0.5, 0.5, 0.5), crop_layout="side")
+
+
+def test_operation_keeps_old_inputs_first_and_adds_outputs():
+    op = get_operation("compare")
+    names = [p.name for p in op.inputs]
+    assert names[:10] == [*(f"image_{k}" for k in range(1, 7)), "labels", "columns", "label_height", "gap"]
+    assert [o.name for o in op.outputs] == ["image", "best_image", "best_index", "report"]
+    assert op.param("reference").optional

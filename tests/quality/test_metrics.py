@@ -312,6 +312,7 @@ def _run(**values):
 def test_operation_declaration():
     op = get_operation("RK_QualityMetrics")
     assert op.display_name == "Quality Metrics" and op.category == "quality" and op.gpu
+    # The first seven outputs are those of shipped workflows: their order never changes.
     assert [o.name for o in op.outputs] == [
         "psnr",
         "ssim",
@@ -320,6 +321,21 @@ def test_operation_declaration():
         "contrast",
         "clipping",
         "report",
+        "ms_ssim",
+        "gmsd",
+        "fsim",
+        "vif",
+        "haarpsi",
+        "blur",
+        "entropy",
+        "colourfulness",
+        "texture_contrast",
+        "texture_homogeneity",
+        "texture_energy",
+        "texture_correlation",
+        "niqe",
+        "brisque",
+        "piqe",
     ]
     assert op.param("reference").optional
 

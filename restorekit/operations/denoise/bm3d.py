@@ -52,12 +52,12 @@ def device_text(image: torch.Tensor, backend: str) -> str:
     inputs=[
         IMAGE,
         sigma_param(help="Noise standard deviation in grey levels. 0 = estimate it from each image."),
-        choice_param("profile", "np", PROFILES, PROFILE_HELP),
+        choice_param("profile", "np", PROFILES, PROFILE_HELP, advanced=True),
         choice_param(
             "stage",
             "all",
             STAGES,
-            "all = hard thresholding then Wiener filtering (best); hard = the first stage only (faster, a little worse).",
+            "all = hard thresholding then Wiener filtering (best); hard = the first stage only (faster, a little worse).", advanced=True,
         ),
         choice_param("color_space", "opp", COLOR_SPACES, COLOR_HELP),
         choice_param("backend", "restorekit", NODE_BACKENDS, BACKEND_HELP, advanced=True),

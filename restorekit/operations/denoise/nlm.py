@@ -55,10 +55,10 @@ def _format_report(
               help="Multiplier on the automatic h: below 1 keeps more detail, above 1 smooths more. Ignored when h "
               "is set."),
         Param("patch_size", "int", 0, min=0, max=35, units="pixels", zero_is_auto=True,
-              help="Side of the square patches compared, odd (3, 5, 7 ...). 0 = automatic by noise level."),
+              help="Side of the square patches compared, odd (3, 5, 7 ...). 0 = automatic by noise level.", advanced=True),
         Param("search_radius", "int", 0, min=0, max=50, units="pixels", zero_is_auto=True,
               help="How far (in pixels) to look for similar patches; the window is 2 x radius + 1 wide. 0 = "
-              "automatic (5-7). Larger is slower and not always better."),
+              "automatic (5-7). Larger is slower and not always better.", advanced=True),
         Param("color_mode", "choice", "joint", choices=COLOR_MODES,
               help="Colour images: joint = patch distances over R, G and B together; luma = distances on luma only "
               "(faster), weights applied to all channels. Gray images ignore this."),

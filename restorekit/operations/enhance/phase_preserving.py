@@ -28,9 +28,9 @@ from ..common import IMAGE, blend_param, choice_param, image_output, image_summa
               help="Extra gain on the whole band: 1 = none, above 1 boosts, below 1 softens."),
         Param("low_cutoff", "float", 8.0, min=0.1, max=1000.0, step=0.5, units="cycles per image (longer side)",
               help="Start of the band: structures coarser than about 1/low_cutoff of the image keep their contrast. "
-              "Relative to the image size."),
+              "Relative to the image size.", advanced=True),
         Param("max_gain", "float", 3.0, min=1.0, max=100.0, step=0.1,
-              help="Largest gain any frequency gets (and smallest 1/max_gain): keeps noise from being blown up."),
+              help="Largest gain any frequency gets (and smallest 1/max_gain): keeps noise from being blown up.", advanced=True),
         blend_param(),
         Param("high_cutoff", "float", 0.0, min=0.0, max=10000.0, step=1.0, units="cycles per image (longer side)",
               advanced=True, help="End of the band (gains fade out above it). 0 = no upper limit."),

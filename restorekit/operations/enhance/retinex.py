@@ -45,12 +45,12 @@ def _scale_param(name: str, default: float, which: str) -> Param:
         choice_param("scale_unit", "pixels", SCALE_UNITS,
                      "pixels = scales in pixels (IPOL's 15, 80, 250); relative = thousandths of the image's longer "
                      "side, so the look does not change with resolution (on a 4K image 15, 80, 250 become 58, 307, "
-                     "960 px)."),
+                     "960 px).", advanced=True),
         Param("low_clip", "float", 1.0, min=0.0, max=49.0, step=0.1, units="percent of the pixels",
-              help="Simplest colour balance: share of the darkest values sent to black before stretching (IPOL's 1)."),
+              help="Simplest colour balance: share of the darkest values sent to black before stretching (IPOL's 1).", advanced=True),
         Param("high_clip", "float", 1.0, min=0.0, max=49.0, step=0.1, units="percent of the pixels",
               help="Simplest colour balance: share of the brightest values sent to white before stretching "
-              "(IPOL's 1)."),
+              "(IPOL's 1).", advanced=True),
         blend_param(),
         Param("max_gain", "float", 0.0, min=0.0, max=1000.0, step=0.5, units="times", zero_is_auto=True,
               advanced=True,

@@ -63,18 +63,18 @@ def automatic_budget(device: torch.device) -> dict[str, int]:
               help="Training steps. More steps = better result and longer run. 0 = automatic: 2000 on a GPU (seconds "
               "on a recent card), 300 on a CPU (where 2000 steps of the GPU setting take an hour)."),
         Param("patch_size", "int", 64, min=8, max=512, step=8, units="pixels",
-              help="Side of the square training patches (reduced to the image size for small images)."),
+              help="Side of the square training patches (reduced to the image size for small images).", advanced=True),
         Param("patches_per_step", "int", 0, min=0, max=1024,
               help="Training patches per step (batch size). More = smoother training, slower steps. 0 = automatic: "
-              "64 on a GPU, 16 on a CPU."),
+              "64 on a GPU, 16 on a CPU.", advanced=True),
         Param("mask_ratio", "float", 0.05, min=0.001, max=0.25, step=0.001,
               help="Fraction of the pixels of each patch that are hidden (replaced by a neighbour) and predicted. "
-              "Higher trains faster per step; too high hides too much context. 0.02-0.06 work well."),
+              "Higher trains faster per step; too high hides too much context. 0.02-0.06 work well.", advanced=True),
         Param("learning_rate", "float", 0.002, min=0.00001, max=0.01, step=0.00001,
-              help="Peak learning rate of the Adam optimiser (decays along a cosine curve to 1% at the end)."),
+              help="Peak learning rate of the Adam optimiser (decays along a cosine curve to 1% at the end).", advanced=True),
         Param("width", "int", 0, min=0, max=128,
               help="Feature channels of the network's first level (doubling at each level). Larger = slower, "
-              "sometimes better. 0 = automatic: 32 on a GPU, 16 on a CPU."),
+              "sometimes better. 0 = automatic: 32 on a GPU, 16 on a CPU.", advanced=True),
         Param("depth", "int", 2, min=1, max=MAX_DEPTH, advanced=True,
               help="Down-sampling levels of the U-Net (its receptive field grows with depth)."),
         seed_param(),

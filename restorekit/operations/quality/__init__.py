@@ -1,3 +1,3 @@
 """Measuring and comparing operations (mirrors :mod:`restorekit.quality`)."""
 
-from . import compare, metrics, noise, noise_analysis  # noqa: F401  (registers them)
+from . import compare, difference, metrics, noise, noise_analysis  # noqa: F401  (registers them)
