@@ -59,15 +59,15 @@ def automatic_iterations(device: torch.device) -> int:
               help="Most fitting iterations per image. Early stopping ends small images sooner; images of 256 px and "
               "more usually use them all (on an H100 about 3 ms per iteration at 256x256, 60 ms at 1920x1080). 0 = "
               "automatic: 3000 on a GPU, 400 on a CPU (where an iteration at 256x256 takes about 0.1-0.2 s)."),
-        Param("learning_rate", "float", 0.01, help="Adam step size of the fit.", min=0.0001, max=0.1, step=0.0005, advanced=True),
+        Param("learning_rate", "float", 0.01, help="Adam step size of the fit.", min=0.0001, max=0.1, step=0.0005),
         Param("early_stop", "bool", True,
               help="Stop automatically when the result stops improving (no clean image needed). Off = run all "
               "iterations, which eventually reproduces the noise."),
         Param("ema", "float", 0.99, min=0.0, max=0.999, step=0.001,
               help="Averaging of successive outputs (the result averages about 1/(1-ema) iterations); 0 = take the "
-              "last output.", advanced=True),
+              "last output."),
         Param("width", "int", 32, min=4, max=256, step=4,
-              help="Feature channels of the network at every level. Wider = slower per iteration.", advanced=True),
+              help="Feature channels of the network at every level. Wider = slower per iteration."),
         seed_param(),
         replace(
             sigma_param(
