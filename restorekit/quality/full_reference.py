@@ -38,7 +38,7 @@ import torch
 import torch.nn.functional as F
 
 from ..errors import InvalidImageError, InvalidParameterError
-from .metrics import prepare_pair
+from .metrics import _check_data_range, prepare_pair
 
 #: Scale weights of MS-SSIM (Wang, Simoncelli and Bovik 2003), finest first.
 MS_SSIM_WEIGHTS = (0.0448, 0.2856, 0.3001, 0.2363, 0.1333)
@@ -57,19 +57,6 @@ _YIQ = ((0.299, 0.587, 0.114), (0.5959, -0.2746, -0.3213), (0.2115, -0.5227, 0.3
 def ms_ssim_min_side(scales: int = 5) -> int:
     """The smallest image side (px) MS-SSIM accepts with ``scales`` scales: ``10 * 2^(scales - 1) + 1``."""
     return (MS_SSIM_WINDOW - 1) * 2 ** (scales - 1) + 1
-
-
-def _check_data_range(data_range: float) -> float:
-    if (
-        isinstance(data_range, bool)
-        or not isinstance(data_range, (int, float))
-        or not math.isfinite(data_range)
-        or data_range <= 0
-    ):
-        raise InvalidParameterError(
-            "data_range", f"must be a positive finite number, got {data_range!r}.", "use 1.0 for images in [0, 1]."
-        )
-    return float(data_range)
 
 
 def _pair(x: torch.Tensor, ref: torch.Tensor, data_range: float, scale: float) -> tuple[torch.Tensor, torch.Tensor]:
