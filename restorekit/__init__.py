@@ -3,7 +3,7 @@
 Core functions take ``[B, C, H, W]`` float tensors in [0, 1] (C = 1 or 3) on any device, with
 noise levels in [0, 1] units, and are exported here and by the subpackages (``restorekit.denoise``,
 ``restorekit.deblur``, ``restorekit.enhance``, ``restorekit.sharpen``, ``restorekit.grain``, ``restorekit.quality``,
-``restorekit.learned``, ``restorekit.models``); they are imported on first use. :func:`run` runs any
+``restorekit.learned``, ``restorekit.models``, ``restorekit.pipelines``); they are imported on first use. :func:`run` runs any
 operation of the nodes and the CLI by name, with the nodes' parameters and units.
 """
 
@@ -36,11 +36,13 @@ _EXPORTS = {
     "bm3d_denoise": ".denoise.bm3d",
     "auto_denoise": ".denoise.auto",
     "autotune_denoiser": ".denoise.autotune",
+    "tv_denoise": ".denoise.tv",
     "PSF": ".deblur.psf",
     "make_psf": ".deblur.psf",
     "richardson_lucy": ".deblur.richardson_lucy",
     "wiener_deconvolution": ".deblur.wiener",
     "bm3d_deblur": ".deblur.bm3d_deblur",
+    "estimate_blur": ".deblur.estimate",
     "clahe": ".enhance.clahe",
     "auto_clahe": ".enhance.auto_clahe",
     "retinex": ".enhance.retinex",
@@ -65,6 +67,8 @@ _EXPORTS = {
     "deep_image_prior": ".learned.dip",
     "load_model": ".models.loader",
     "restore_with_model": ".models.restore",
+    "restore_pipeline": ".pipelines.restore",
+    "smart_restore": ".pipelines.smart",
     "psnr": ".quality.metrics",
     "ssim": ".quality.metrics",
     "measure": ".quality.metrics",

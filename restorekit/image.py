@@ -10,6 +10,7 @@ Algorithms receive core tensors and never look at layout, dtype or ComfyUI.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -42,25 +43,100 @@ def all_finite(t: torch.Tensor) -> bool:
     return bool(torch.isfinite(t.float().sum())) or bool(torch.isfinite(t).all())
 
 
+#: How far values may lie outside [0, 1] and still be taken as an image in [0, 1] (clamped, with a note):
+#: resampling (Lanczos, bicubic) and sharpening upstream overshoot by a few percent. Anything further
+#: is another scale (0-255, -1..1) or an HDR image, which clamping would ruin, so it is rejected.
+RANGE_TOLERANCE = 0.5
+
+
 def _check_values(t: torch.Tensor, name: str) -> None:
-    if t.numel() == 0:
-        raise InvalidImageError(name, f"the image is empty (shape {tuple(t.shape)}).", "connect a non-empty image.")
+    _check_not_empty(t, name)
     if not all_finite(t):
+        raise _not_finite_error(t, name)
+
+
+def _check_not_empty(t: torch.Tensor, name: str) -> None:
+    if t.numel() == 0:
+        if t.dim() > 0 and t.shape[0] == 0:
+            raise InvalidImageError(
+                name,
+                f"the batch is empty: it holds no images (shape {tuple(t.shape)}).",
+                "connect a node that outputs at least one image (a filter or a batch split upstream may have "
+                "removed them all).",
+            )
         raise InvalidImageError(
-            name,
-            "the image contains NaN or infinite values.",
-            "check the node that produced it (a division by zero or an overflow upstream).",
+            name, f"the image is empty: it has no pixels (shape {tuple(t.shape)}).", "give an image of at least 1x1 pixels."
         )
 
 
-def split_alpha(x: torch.Tensor, name: str = "image", device: torch.device | str | None = None) -> SplitImage:
+def _not_finite_error(t: torch.Tensor, name: str) -> InvalidImageError:
+    nan = int(torch.isnan(t).sum())
+    inf = int(torch.isinf(t).sum())
+    return InvalidImageError(
+        name,
+        f"the image contains NaN or infinite values ({nan:,} NaN and {inf:,} infinite of {t.numel():,}).",
+        "check the node that produced it (a division by zero or an overflow upstream), or connect another image.",
+    )
+
+
+def checked_unit_range(
+    t: torch.Tensor, name: str, notes: list[str] | None = None, what: str = "image"
+) -> torch.Tensor:
+    """``t`` (float32) clamped to [0, 1] after checking it is a non-empty, finite batch in [0, 1] give or take
+    :data:`RANGE_TOLERANCE`.
+
+    Values slightly outside are clamped and a line saying so is appended to ``notes``; values further out
+    (0-255 or -1..1 scaled data, HDR) raise :class:`InvalidImageError` with the fix. One device sync.
+    """
+    _check_not_empty(t, name)
+    lo, hi = (float(v) for v in torch.stack(torch.aminmax(t)).tolist())
+    if not (math.isfinite(lo) and math.isfinite(hi)):
+        raise _not_finite_error(t, name)
+    if lo < -RANGE_TOLERANCE or hi > 1.0 + RANGE_TOLERANCE:
+        if hi > 2.0 and lo >= -RANGE_TOLERANCE:
+            hint = f"it looks like 0-{255 if hi <= 255.5 else 65535} values: divide by {255 if hi <= 255.5 else 65535}"
+        elif lo < -RANGE_TOLERANCE and hi <= 1.0 + RANGE_TOLERANCE:
+            hint = "it looks like -1..1 values: map them with (x + 1) / 2"
+        else:
+            hint = "scale it into [0, 1], or tone-map/clamp an HDR image first"
+        raise InvalidImageError(
+            name,
+            f"values range from {_short(lo)} to {_short(hi)}, far outside [0, 1] (up to {RANGE_TOLERANCE} outside "
+            "is clamped).",
+            f"{hint} before this node (an image math, normalise or clamp node upstream).",
+        )
+    if lo < 0.0 or hi > 1.0:
+        if notes is not None:
+            notes.append(f"{name}: the {what} had values from {_short(lo)} to {_short(hi)}; they were clamped to [0, 1].")
+        t = t.clamp(0.0, 1.0)
+    return t
+
+
+def _short(v: float) -> str:
+    return f"{v:.4g}"
+
+
+def split_alpha(
+    x: torch.Tensor,
+    name: str = "image",
+    device: torch.device | str | None = None,
+    notes: list[str] | None = None,
+) -> SplitImage:
     """Validate a channels-first batch ``[B, C, H, W]`` with C = 1..4 and split off its alpha.
 
-    C = 2 and 4 carry alpha last. Values are clamped to [0, 1]; the result is float32,
-    contiguous, on ``device`` (default: the input's device).
+    C = 2 and 4 carry alpha last. Any float dtype is accepted; values slightly outside [0, 1] are
+    clamped (noted in ``notes``), NaN/Inf, an empty batch and values far outside are rejected (see
+    :func:`checked_unit_range`). The result is float32, contiguous, on ``device`` (default: the
+    input's device).
     """
+    if not isinstance(x, torch.Tensor):
+        raise InvalidImageError(name, f"expected an image tensor, got {type(x).__name__}.", "connect an image.")
     if x.dim() != 4:
-        raise InvalidImageError(name, f"expected shape [batch, channels, height, width], got {tuple(x.shape)}.", None)
+        raise InvalidImageError(
+            name,
+            f"expected shape [batch, channels, height, width], got {tuple(x.shape)}.",
+            "give a 4-D batch (add a batch dimension with x[None] for a single image).",
+        )
     c = x.shape[1]
     if c not in (1, 2, 3, 4):
         raise InvalidImageError(
@@ -68,12 +144,9 @@ def split_alpha(x: torch.Tensor, name: str = "image", device: torch.device | str
             f"expected 1 to 4 channels (gray, gray + alpha, RGB, RGBA), got {c}.",
             "give a gray, RGB or RGBA image.",
         )
-    if x.dtype not in _FLOAT_DTYPES:
-        raise InvalidImageError(
-            name, f"expected a floating-point image in [0, 1], got dtype {x.dtype}.", "convert it to float first."
-        )
-    _check_values(x, name)
-    x = x.to(device=device if device is not None else x.device, dtype=torch.float32).clamp(0.0, 1.0)
+    _check_dtype(x, name)
+    x = x.to(device=device if device is not None else x.device, dtype=torch.float32)
+    x = checked_unit_range(x, name, notes)
     alpha = None
     if c in (2, 4):
         alpha = x[:, c - 1 :].contiguous()
@@ -81,29 +154,55 @@ def split_alpha(x: torch.Tensor, name: str = "image", device: torch.device | str
     return SplitImage(pixels=x.contiguous(), alpha=alpha)
 
 
-def image_from_bhwc(image: torch.Tensor, name: str = "image", device: torch.device | str | None = None) -> SplitImage:
+def _check_dtype(x: torch.Tensor, name: str) -> None:
+    if x.dtype not in _FLOAT_DTYPES:
+        raise InvalidImageError(
+            name,
+            f"expected floating-point values in [0, 1], got dtype {str(x.dtype).replace('torch.', '')}.",
+            "connect an IMAGE output (ComfyUI images are float); from Python, convert with x.float() / 255 "
+            "(8-bit) or / 65535 (16-bit).",
+        )
+
+
+def image_from_bhwc(
+    image: torch.Tensor,
+    name: str = "image",
+    device: torch.device | str | None = None,
+    notes: list[str] | None = None,
+) -> SplitImage:
     """Validate a channels-last batch ``[B, H, W, C]`` (ComfyUI's IMAGE) and convert it to a core batch.
 
-    Accepts C = 1 (gray), 2 (gray + alpha), 3 (RGB) or 4 (RGBA); a 3-D ``[H, W, C]`` tensor is
-    taken as a batch of one. See :func:`split_alpha` for the result.
+    Accepts C = 1 (gray), 2 (gray + alpha), 3 (RGB) or 4 (RGBA); a 3-D ``[H, W, C]`` tensor with
+    C <= 4 is taken as a batch of one (a 3-D tensor with more in its last dimension is a MASK).
+    See :func:`split_alpha` for the values and the result.
     """
     if not isinstance(image, torch.Tensor):
         raise InvalidImageError(name, f"expected an IMAGE tensor, got {type(image).__name__}.", "connect an IMAGE output.")
+    if image.dim() == 3 and image.shape[-1] > 4:
+        raise InvalidImageError(
+            name,
+            f"expected an IMAGE [batch, height, width, channels], got shape {tuple(image.shape)}, which looks like a "
+            "MASK [batch, height, width].",
+            "connect an IMAGE output, or turn the mask into an image first (ComfyUI's Convert Mask to Image).",
+        )
     if image.dim() == 3:
         image = image.unsqueeze(0)
     if image.dim() != 4:
         raise InvalidImageError(
             name,
-            f"expected shape [batch, height, width, channels], got {tuple(image.shape)}.",
-            "connect an IMAGE (not a MASK or latent).",
+            f"expected an IMAGE [batch, height, width, channels], got {image.dim()} dimensions "
+            f"(shape {tuple(image.shape)}).",
+            "connect an IMAGE (not a MASK, latent or video tensor); for a 5-D stack of frames, flatten it "
+            "into one batch first.",
         )
     if image.shape[-1] not in (1, 2, 3, 4):
         raise InvalidImageError(
             name,
             f"expected 1 to 4 channels in the last dimension, got {image.shape[-1]} (shape {tuple(image.shape)}).",
-            "connect an IMAGE in layout [batch, height, width, channels].",
+            "connect an IMAGE in layout [batch, height, width, channels] with 1 (gray), 3 (RGB) or 4 (RGBA) "
+            "channels; a channels-first tensor must be permuted first.",
         )
-    return split_alpha(image.permute(0, 3, 1, 2), name, device)
+    return split_alpha(image.permute(0, 3, 1, 2), name, device, notes)
 
 
 def join_alpha(pixels: torch.Tensor, alpha: torch.Tensor | None = None, name: str = "result") -> torch.Tensor:
@@ -162,18 +261,28 @@ def alpha_for(alpha: torch.Tensor | None, result: torch.Tensor) -> torch.Tensor 
     return resized.clamp(0.0, 1.0)
 
 
-def mask_from_bhw(mask: torch.Tensor, name: str = "mask", device: torch.device | str | None = None) -> torch.Tensor:
-    """Validate a mask ``[B, H, W]`` (ComfyUI's MASK) or ``[H, W]``) and return ``[B, 1, H, W]`` float32."""
+def mask_from_bhw(
+    mask: torch.Tensor,
+    name: str = "mask",
+    device: torch.device | str | None = None,
+    notes: list[str] | None = None,
+) -> torch.Tensor:
+    """Validate a mask ``[B, H, W]`` (ComfyUI's MASK) or ``[H, W]`` and return ``[B, 1, H, W]`` float32.
+
+    Integer and bool masks are converted to float; the values follow the rule of :func:`checked_unit_range`
+    (slightly outside [0, 1]: clamped and noted; NaN/Inf, empty or far outside: rejected).
+    """
     if not isinstance(mask, torch.Tensor) or mask.dim() not in (2, 3):
         shape = tuple(mask.shape) if isinstance(mask, torch.Tensor) else type(mask).__name__
-        raise InvalidImageError(name, f"expected a MASK [batch, height, width], got {shape}.", "connect a MASK output.")
+        raise InvalidImageError(
+            name,
+            f"expected a MASK [batch, height, width], got {shape}.",
+            "connect a MASK output (an IMAGE must be converted first, e.g. with ComfyUI's Convert Image to Mask).",
+        )
     if mask.dim() == 2:
         mask = mask.unsqueeze(0)
-    if mask.dtype not in _FLOAT_DTYPES:
-        mask = mask.float()
-    _check_values(mask, name)
     m = mask.to(device=device if device is not None else mask.device, dtype=torch.float32)
-    return m.clamp(0.0, 1.0).unsqueeze(1).contiguous()
+    return checked_unit_range(m, name, notes, "mask").unsqueeze(1).contiguous()
 
 
 def mask_to_bhw(mask: torch.Tensor, device: torch.device | str | None = None) -> torch.Tensor:

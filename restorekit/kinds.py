@@ -7,11 +7,31 @@ how a core result goes back to a node, and for data kinds how the CLI reads and 
 into core values and back; the node runner, the CLI and :func:`restorekit.run` all call them.
 Nothing here imports ComfyUI: ComfyUI-only details (model folders) come in through
 :class:`Context`.
+
+The rule for bad input, the same for every operation (``tests/restorekit_nodes/test_bad_input.py``
+checks it over all nodes): a value is converted where one sane reading exists, otherwise it is
+rejected with :class:`~restorekit.errors.InvalidImageError` / :class:`~restorekit.errors.InvalidParameterError`
+naming the input, what is wrong and how to fix it; nothing is silently replaced.
+
+- Images and masks: float16/bfloat16/float64 and non-contiguous views are converted (float32,
+  contiguous); a 3-D ``[H, W, C]`` image is a batch of one. Values slightly outside [0, 1] (by at most
+  :data:`restorekit.image.RANGE_TOLERANCE`, what resampling and sharpening overshoot) are clamped
+  and a note saying so goes into the operation's ``report`` output (or the log, where there is no
+  report). Rejected: NaN/Inf, an empty batch or a 0-pixel image, values further outside (0-255 or
+  -1..1 data, HDR: the message says which scale it looks like), integer or bool images, 2-D, 5-D and
+  channels-first tensors, and channel counts other than 1-4 (2 and 4 carry alpha).
+- Numbers: Python and numpy ints/floats; an int widget takes a whole float (3.0). Rejected: NaN/Inf,
+  fractions for ints, text, booleans and values outside the declared range (ComfyUI does not always
+  enforce widget ranges: workflow files, API calls and converted widgets bypass them).
+- Choices: exactly one of the options. Booleans: True/False. Text: a string. A missing widget value
+  (None) takes the declared default.
 """
 
 from __future__ import annotations
 
+import logging
 import math
+import numbers
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,6 +52,8 @@ from .image import (
 
 if TYPE_CHECKING:
     from .params import Operation, Output, Param
+
+_log = logging.getLogger("restorekit")
 
 #: Where input values come from: ComfyUI (``node``), the command line (``text``: strings and file
 #: paths) or Python callers (``python``: core tensors and user-unit numbers).
@@ -75,45 +97,81 @@ def format_number(value: float) -> str:
     return np.format_float_positional(float(value), trim="-")
 
 
+def _range_text(p: Param) -> str:
+    if p.min is not None and p.max is not None:
+        return f"between {format_number(p.min)} and {format_number(p.max)}"
+    if p.min is not None:
+        return f"of at least {format_number(p.min)}"
+    if p.max is not None:
+        return f"of at most {format_number(p.max)}"
+    return "(any number)"
+
+
 def _number(p: Param, value: Any) -> float | int | None:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise InvalidParameterError(p.name, f"expected a number, got {value!r}.", None)
+    units = f" {p.units}" if p.units else ""
+    wanted = "a whole number" if p.kind == "int" else "a number"
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
+        raise InvalidParameterError(
+            p.name, f"expected {wanted}, got {_shown(value)}.", f"give {wanted} {_range_text(p)}{units}."
+        )
+    value = float(value) if not isinstance(value, numbers.Integral) else int(value)
     if not math.isfinite(value):
-        raise InvalidParameterError(p.name, f"{value} is not a finite number.", "give a finite value.")
+        raise InvalidParameterError(
+            p.name, f"{value} is not a finite number.", f"give {wanted} {_range_text(p)}{units}."
+        )
     if p.kind == "int":
         if value != int(value):
-            raise InvalidParameterError(p.name, f"expected a whole number, got {value}.", None)
+            raise InvalidParameterError(
+                p.name,
+                f"expected a whole number, got {format_number(value)}.",
+                f"give a whole number {_range_text(p)}{units}, e.g. {math.floor(value):,} or {math.ceil(value):,}.",
+            )
         value = int(value)
     lo, hi = p.min, p.max
     if (lo is not None and value < lo) or (hi is not None and value > hi):
-        units = f" {p.units}" if p.units else ""
         raise InvalidParameterError(
             p.name,
-            f"{format_number(value)} is outside the allowed range [{format_number(lo)}, {format_number(hi)}]{units}.",
-            f"give a value between {format_number(lo)} and {format_number(hi)}.",
+            f"{format_number(value)} is outside the allowed range "
+            f"[{format_number(lo) if lo is not None else '-inf'}, {format_number(hi) if hi is not None else 'inf'}]"
+            f"{units}.",
+            f"give a value {_range_text(p)}.",
         )
     if p.zero_is_auto and value == 0:
         return None
     return value * p.scale if p.scale != 1.0 else value
 
 
+def _shown(value: Any) -> str:
+    """A bad value as an error message shows it: short, with its type where the repr does not say it."""
+    text = repr(value)
+    if len(text) > 40:
+        text = text[:37] + "..."
+    return text if isinstance(value, (str, int, float)) else f"{text} ({type(value).__name__})"
+
+
 def _boolean(p: Param, value: Any) -> bool:
+    if isinstance(value, np.bool_):
+        return bool(value)
     if not isinstance(value, bool):
-        raise InvalidParameterError(p.name, f"expected true/false, got {value!r}.", None)
+        raise InvalidParameterError(
+            p.name, f"expected true/false, got {_shown(value)}.", "switch it on or off (true or false)."
+        )
     return value
 
 
 def _choice(p: Param, value: Any) -> str:
-    if value not in p.choices:
+    if not isinstance(value, str) or value not in p.choices:
         raise InvalidParameterError(
-            p.name, f"{value!r} is not one of the options.", f"choose one of: {', '.join(p.choices)}."
+            p.name, f"{_shown(value)} is not one of the options.", f"choose one of: {', '.join(p.choices)}."
         )
     return value
 
 
 def _text(p: Param, value: Any) -> str:
     if not isinstance(value, str):
-        raise InvalidParameterError(p.name, f"expected text, got {type(value).__name__}.", None)
+        raise InvalidParameterError(
+            p.name, f"expected text, got {_shown(value)}.", "give text (connect a STRING or type it in)."
+        )
     return value
 
 
@@ -132,8 +190,13 @@ def _parse_number(p: Param, text: str) -> float | int:
     try:
         return int(text) if p.kind == "int" else float(text)
     except ValueError:
+        pass
+    try:
+        return float(text)  # "3.0" or "2.5" for an int: the check accepts the first and explains the second
+    except ValueError:
+        wanted = "a whole number" if p.kind == "int" else "a number"
         raise InvalidParameterError(
-            p.name, f"cannot read {text!r} as {p.kind}.", f"give a {p.kind} value, e.g. {p.default!r}."
+            p.name, f"cannot read {text!r} as {wanted}.", f"give {wanted} {_range_text(p)}, e.g. {p.default!r}."
         ) from None
 
 
@@ -153,7 +216,7 @@ def _as_is(p: Param, text: str) -> str:
 # ---- data kinds: node values, files, Python values ----------------------------------------
 
 def _image_from_node(p: Param, value: Any, ctx: Context) -> SplitImage:
-    return image_from_bhwc(value, p.name, ctx.device)
+    return image_from_bhwc(value, p.name, ctx.device, ctx.notes)
 
 
 def _image_from_file(p: Param, text: str, ctx: Context) -> SplitImage:
@@ -168,8 +231,13 @@ def _image_from_python(p: Param, value: Any, ctx: Context) -> SplitImage:
     from .image import split_alpha
 
     if not isinstance(value, torch.Tensor) or value.dim() != 4:
-        raise InvalidImageError(p.name, "expected a core tensor [batch, channels, height, width].", None)
-    return split_alpha(value, p.name, ctx.device)
+        shape = tuple(value.shape) if isinstance(value, torch.Tensor) else type(value).__name__
+        raise InvalidImageError(
+            p.name,
+            f"expected a core tensor [batch, channels, height, width], got {shape}.",
+            "give a 4-D float tensor in [0, 1] (x[None] adds the batch dimension of a single image).",
+        )
+    return split_alpha(value, p.name, ctx.device, ctx.notes)
 
 
 def _optional_mask(p: Param, mask: torch.Tensor, ctx: Context) -> torch.Tensor | None:
@@ -183,20 +251,20 @@ def _optional_mask(p: Param, mask: torch.Tensor, ctx: Context) -> torch.Tensor |
 
 
 def _mask_from_node(p: Param, value: Any, ctx: Context) -> torch.Tensor | None:
-    return _optional_mask(p, mask_from_bhw(value, p.name, ctx.device), ctx)
+    return _optional_mask(p, mask_from_bhw(value, p.name, ctx.device, ctx.notes), ctx)
 
 
 def _mask_from_file(p: Param, text: str, ctx: Context) -> torch.Tensor | None:
     from .io import read_image
 
     pixels = torch.from_numpy(read_image(Path(text)).pixels[:, :, 0])
-    return _optional_mask(p, mask_from_bhw(pixels, p.name, ctx.device), ctx)
+    return _optional_mask(p, mask_from_bhw(pixels, p.name, ctx.device, ctx.notes), ctx)
 
 
 def _mask_from_python(p: Param, value: Any, ctx: Context) -> torch.Tensor | None:
     if isinstance(value, torch.Tensor) and value.dim() == 4 and value.shape[1] == 1:
         value = value[:, 0]
-    return _optional_mask(p, mask_from_bhw(value, p.name, ctx.device), ctx)
+    return _optional_mask(p, mask_from_bhw(value, p.name, ctx.device, ctx.notes), ctx)
 
 
 def _psf_type() -> type:
@@ -480,6 +548,9 @@ def convert_outputs(op: Operation, results: tuple, main: MainImage, ctx: Context
     ``[B, H, W]``, numbers and text as plain Python values). Notes the boundary made while converting
     the inputs are added to a ``report`` output."""
     out = []
+    if ctx.notes and not any(spec.name == "report" for spec in op.outputs):
+        for note in ctx.notes:
+            _log.warning("%s: %s", op.display_name, note)
     for spec, value in zip(op.outputs, results, strict=True):
         if spec.name == "report" and ctx.notes:
             value = "\n".join([str(value), *ctx.notes])

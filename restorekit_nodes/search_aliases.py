@@ -12,6 +12,7 @@ SEARCH_ALIASES: dict[str, tuple[str, ...]] = {
     # denoise
     "RK_AutoDenoise": ("denoise", "noise reduction", "remove noise", "automatic denoise", "auto"),
     "RK_AutotuneDenoiser": ("noise2self", "sure", "self-supervised", "tune denoiser", "denoise strength"),
+    "RK_TvDenoise": ("total variation", "tv", "rof", "chambolle", "split bregman", "denoise"),
     "RK_Bm3dDenoise": ("bm3d", "cbm3d", "block matching", "collaborative filtering", "denoise"),
     "RK_NonLocalMeans": ("nlm", "non-local means", "nl-means", "patch denoise", "denoise"),
     "RK_WaveletDenoise": ("wavelet", "bayesshrink", "visushrink", "sureshrink", "wavelet shrinkage", "denoise"),
@@ -20,10 +21,13 @@ SEARCH_ALIASES: dict[str, tuple[str, ...]] = {
     "RK_EstimateNoise": ("noise level", "noise sigma", "noise estimate", "mad", "measure noise"),
     # deblur
     "RK_Bm3dDeblur": ("bm3d deblur", "deconvolution", "deblur", "sharpen blur"),
+    "RK_EstimateBlur": ("blur estimate", "blind deconvolution", "psf estimate", "motion blur", "kernel estimate"),
     "RK_MakePsf": ("psf", "point spread function", "blur kernel", "motion blur", "defocus", "airy", "kernel"),
     "RK_RichardsonLucy": ("rl", "richardson lucy", "lucy richardson", "deconvolution", "deblur", "total variation"),
     "RK_WienerDeconvolution": ("wiener", "wiener filter", "deconvolution", "deblur", "tikhonov"),
     # enhance
+    "RK_RestorePipeline": ("restore", "pipeline", "photo restoration", "preset", "denoise deblur sharpen"),
+    "RK_SmartRestore": ("auto restore", "one click", "fix photo", "restore", "automatic"),
     "RK_AdaptiveEnhance": ("auto enhance", "one click", "improve photo", "enhance", "auto fix"),
     "RK_AdaptiveFrequencyFilter": ("frequency filter", "spectral", "wiener", "block dct", "enhance detail"),
     "RK_AutoClahe": ("auto clahe", "histogram equalization", "local contrast", "automatic contrast"),

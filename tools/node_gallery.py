@@ -89,10 +89,18 @@ def _degrade(op: Operation, clean: torch.Tensor) -> torch.Tensor:
         cast = torch.tensor([1.08, 1.0, 0.85], device=clean.device).view(1, 3, 1, 1)
         return (0.15 + 0.55 * clean * cast).clamp(0, 1)
     if op.name in ("grain_remove", "grain_analyze"):
-        grain = _blur(noise, 0.8)
-        grain = grain / grain.std() * 10 / 255
-        return (clean + grain * (4 * clean * (1 - clean))).clamp(0, 1)
+        return _grainy(clean, noise)
+    if op.category == "pipeline":
+        soft = 0.2 + 0.6 * _blur(clean, 1.2)
+        return (soft + noise * 12 / 255).clamp(0, 1)
     return clean
+
+
+def _grainy(clean: torch.Tensor, noise: torch.Tensor) -> torch.Tensor:
+    """``clean`` with film-like grain: slightly correlated, strongest in the mid-tones (std up to 10 levels)."""
+    grain = _blur(noise, 0.8)
+    grain = grain / grain.std() * 10 / 255
+    return (clean + grain * (4 * clean * (1 - clean))).clamp(0, 1)
 
 
 def _inputs(op: Operation, image: torch.Tensor, clean: torch.Tensor, model: str | None) -> dict[str, Any] | None:
@@ -106,6 +114,8 @@ def _inputs(op: Operation, image: torch.Tensor, clean: torch.Tensor, model: str 
                 values[p.name] = clean
             elif not p.optional:
                 values[p.name] = clean
+        elif p.kind in ("psf", "model", "model_file") and p.optional:
+            continue  # the node's own default (estimate the blur, no model) is what the picture shows
         elif p.kind == "psf":
             values[p.name] = run("make_psf", shape="gaussian", sigma=2.0)["psf"]
         elif p.kind == "model":
@@ -141,6 +151,10 @@ def make_pictures(ops: list[Operation], device: str, model: str | None) -> set[s
             continue
         image = _degrade(op, clean)
         values = _inputs(op, image, clean, model)
+        if values is not None and op.name == "grain_match":
+            # Grain Match puts a grainy reference's grain onto the clean picture.
+            gen = torch.Generator(device=clean.device).manual_seed(1)
+            values["reference"] = _grainy(clean, torch.randn(clean.shape, generator=gen, device=clean.device))
         if values is None:
             print(f"{op.node_id}: skipped (needs a weights file: --model)")
             continue

@@ -1,4 +1,4 @@
-"""Deconvolution with a known blur: PSF models, Richardson–Lucy, Wiener, BM3D deblurring.
+"""Deconvolution: PSF models, blind blur estimation, Richardson–Lucy, Wiener, BM3D deblurring.
 
 The functions are imported on first use (:mod:`restorekit.lazy`).
 """
@@ -16,6 +16,8 @@ _EXPORTS = {
     "richardson_lucy": ".richardson_lucy",
     "wiener_deconvolution": ".wiener",
     "bm3d_deblur": ".bm3d_deblur",
+    "estimate_blur": ".estimate",
+    "BlurEstimate": ".estimate",
 }
 __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
 __all__ = list(_EXPORTS)

@@ -206,7 +206,8 @@ def _clahe_channel(
     dtype = torch.float64 if v.dtype == torch.float64 else torch.float32
     # Bin of every pixel; int32 (half the memory traffic of int64) unless the offsets need more.
     itype = torch.int32 if b * rows * cols * bins < 2**31 else torch.int64
-    idx = (v[:, 0].to(dtype) * bins).floor_().clamp_(0, bins - 1).to(itype)  # [B, H, W]
+    # v >= 0, so truncation after the clamp is the floor (one pass less than floor_ + clamp_).
+    idx = (v[:, 0].to(dtype) * bins).clamp_(0, bins - 1).to(itype)  # [B, H, W]
 
     # Extend at the bottom/right (reflect-101) as OpenCV does: when either side is not a multiple
     # of its grid count, both sides grow by (count - size % count) pixels.
@@ -247,9 +248,10 @@ def _clahe_channel(
     c0, dc, fx = (c0 * bins).view(1, 1, w), ((c1 - c0) * bins).view(1, 1, w), fx.view(1, 1, w)
     out = torch.empty((b, h, w), device=dev, dtype=dtype)
     block = max(1, _TABLE_ELEMENTS // max(1, b * cols * bins))
+    bands = _bands(h, th, rows, dtype, lut)
     for y in range(0, h, block):
         ys = slice(y, min(h, y + block))
-        table = torch.lerp(lut[:, r0[ys]], lut[:, r1[ys]], fy[ys].view(1, -1, 1))  # [B, rows', cols * bins]
+        table = _row_table(bands, fy, y, min(h, y + block))  # [B, rows', cols * bins]
         index = idx[:, ys].long()
         index += c0
         left = table.gather(2, index)
@@ -292,9 +294,10 @@ def _blend_linear(
     c0, dc, fx = (c0 * nb).view(1, 1, w), ((c1 - c0) * nb).view(1, 1, w), fx.view(1, 1, w)
     out = torch.empty((b, h, w), device=dev, dtype=dtype)
     block = max(1, _TABLE_ELEMENTS // max(1, b * cols * nb))
+    bands = _bands(h, th, rows, dtype, lut)
     for y in range(0, h, block):
         ys = slice(y, min(h, y + block))
-        table = torch.lerp(lut[:, r0[ys]], lut[:, r1[ys]], fy[ys].view(1, -1, 1))  # [B, rows', cols * (bins + 1)]
+        table = _row_table(bands, fy, y, min(h, y + block))  # [B, rows', cols * (bins + 1)]
         f = frac[:, ys]
         index = idx[:, ys].long()
         index += c0
@@ -303,6 +306,36 @@ def _blend_linear(
         right = torch.lerp(table.gather(2, index), table.gather(2, index + 1), f)
         torch.lerp(left, right, fx, out=out[:, ys])
     return out.unsqueeze(1)
+
+
+def _bands(h: int, th: int, rows: int, dtype: torch.dtype, lut: torch.Tensor) -> list[tuple[int, int, torch.Tensor, torch.Tensor]]:
+    """The image rows between consecutive tile-row centres: ``(start, stop, upper mapping, lower - upper)``.
+
+    Within a band both tile rows are fixed, so the row blend is one broadcast ``addcmul`` per band
+    instead of two row gathers of the whole table; there are at most ``rows + 1`` bands. The tile
+    rows are found on the CPU with the same arithmetic as :func:`_tile_weights` (no device sync).
+    """
+    r0, r1, _ = _tile_weights(h, th, rows, torch.device("cpu"), dtype)
+    pair = r0 * (rows + 1) + r1  # a band is a run of equal (upper, lower) tile rows
+    starts = torch.nonzero(torch.diff(pair, prepend=pair[:1] - 1)).view(-1).tolist()
+    tops, bottoms = r0[starts].tolist(), r1[starts].tolist()
+    out = []
+    for k, start in enumerate(starts):
+        stop = starts[k + 1] if k + 1 < len(starts) else h
+        top = lut[:, tops[k] : tops[k] + 1]
+        out.append((start, stop, top, lut[:, bottoms[k] : bottoms[k] + 1] - top))
+    return out
+
+
+def _row_table(bands: list[tuple[int, int, torch.Tensor, torch.Tensor]], fy: torch.Tensor, y0: int, y1: int) -> torch.Tensor:
+    """Rows ``y0..y1-1`` of the row-blended mapping table ``[B, y1 - y0, cols * bins]`` (see :func:`_bands`)."""
+    top = bands[0][2]
+    table = torch.empty((top.shape[0], y1 - y0, top.shape[2]), device=top.device, dtype=top.dtype)
+    for start, stop, upper, diff in bands:
+        a, b = max(start, y0), min(stop, y1)
+        if a < b:
+            torch.addcmul(upper, fy[a:b].view(1, -1, 1), diff, out=table[:, a - y0 : b - y0])
+    return table
 
 
 def _tile_weights(

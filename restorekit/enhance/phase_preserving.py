@@ -106,8 +106,10 @@ def _log_envelope(log_amp: torch.Tensor, ring: torch.Tensor, rings: int) -> torc
     t = torch.arange(-half, half + 1, device=flat.device, dtype=flat.dtype)
     k = torch.exp(-0.5 * (t / _ENVELOPE_SMOOTH_RINGS) ** 2).view(1, 1, -1)
     pad = (half, half)
-    s = torch.nn.functional.conv1d(torch.nn.functional.pad(sums.unsqueeze(1), pad, mode="replicate"), k)
-    c = torch.nn.functional.conv1d(torch.nn.functional.pad(counts.view(1, 1, -1), pad, mode="replicate"), k)
+    # A windowed sum rather than conv1d: cuDNN may run conv1d in TF32 (10-bit mantissa), which
+    # moved the gains by ~1e-3 relative on CUDA; this 1-D smoothing is tiny, so exact fp32 is free.
+    s = (torch.nn.functional.pad(sums.unsqueeze(1), pad, mode="replicate").unfold(-1, 2 * half + 1, 1) * k).sum(-1)
+    c = (torch.nn.functional.pad(counts.view(1, 1, -1), pad, mode="replicate").unfold(-1, 2 * half + 1, 1) * k).sum(-1)
     return s.squeeze(1) / c.view(1, -1).clamp(min=1e-12)
 
 

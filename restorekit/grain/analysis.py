@@ -3,11 +3,20 @@
 The grain is isolated per plane of BT.601 YCbCr (Y only for gray images):
 
 * with a clean ``reference``: grain = image - reference, exactly;
-* blind: grain = image - a wide Gaussian blur of the image (std ``smooth`` px, mirrored with odd
-  symmetry at the borders so that a linear ramp is reproduced exactly), measured only in *flat
-  blocks* (per luma bin, blocks whose residual variance is at most 3x the bin's median; blocks
-  with clipped pixels are dropped). The blur also removes the grain's lowest frequencies; that loss
-  is corrected for exactly to first order (below).
+* blind: grain = image - a smooth background (a Gaussian-weighted local quadratic fit, std ``smooth`` px,
+  odd-symmetric borders), measured only in *weak-texture blocks*. Natural photographs have texture nearly
+  everywhere, so the blocks (16 px) are chosen as in weak-texture noise-level estimators (Liu et al. 2013) on a
+  *fine* residual (fit of std 2.5 px, into which image content barely leaks): grain of a given luma is
+  stationary, so every block of that luma carries about the same energy, up to the sampling spread ``c`` of a
+  block's mean square (from the residual's correlation); texture only adds energy. Per luma bin (14, pooled with
+  the neighbouring bins) the grain level is the 10 % quantile of the block energies corrected for its expected
+  position, held within 1.5x of the neighbouring bins' level and 16x of the lowest bin's (bins that only hold
+  textured blocks), and the blocks within ``2 c`` of it are kept (twice: the second time around the kept blocks'
+  mean). Blocks with clipped pixels are dropped.
+* each high-pass removes the grain's lowest frequencies; that loss is corrected for (below). The blind grain is
+  measured through both the wide and the fine high-pass; image content only ever adds energy (through the wide
+  one more than the fine one), so the wide measure (whose long-lag covariances are the more exact) is kept only
+  when its level is within 1.25x and its grain size within ``1.25 s + 0.75`` px of the fine one's, else the fine.
 
 Measures, from the isolated grain ``r`` of each plane:
 
@@ -19,7 +28,10 @@ Measures, from the isolated grain ``r`` of each plane:
 * blur correction: the high-pass residual has covariance ``c_r = c_g - H * c_g`` with
   ``H = 2 G - G * G`` (``G`` the blur kernel). ``H`` is wide and ``c_g`` narrow, so
   ``H * c_g ~ H(k) S`` with ``S = sum_k c_g(k)``, which gives ``S = sum c_r / (1 - sum H)`` over the
-  window of lags and ``c_g = c_r + H S``; the same factor corrects the per-bin variances;
+  window of lags and ``c_g = c_r + H S``; the same factor corrects the per-bin variances. For the fine high-pass,
+  which removes most of a coarse grain, the grain size is instead the one whose exact residual covariance
+  ``g_c - H * g_c`` best fits the measured one (a grid of sizes 0-5 px), and a correction that would exceed 8x
+  in variance marks the fine measure as unusable;
 * AR coefficients (lag 0-3, AV1 order) by Yule-Walker on the corrected pattern covariances; chroma
   planes get the extra coefficient on the co-located luma pattern;
 * grain size: the std ``sigma_b`` of the Gaussian filter that would give white noise the measured
@@ -51,6 +63,26 @@ from .synthesis import causal_offsets
 
 #: Default std of the blind high-pass's Gaussian, px (clamped to an eighth of the image's short side).
 DEFAULT_SMOOTH = 16.0
+#: Std of the fine high-pass's Gaussian (blind block selection), px: natural image content barely leaks into it.
+FINE_SMOOTH = 2.5
+#: Stds of the narrower high-passes (px) the blind level is also measured with (finest last).
+MEASURE_SMOOTH = (FINE_SMOOTH,)
+#: Largest ratio of the grain variance of two neighbouring luma bins (of 14) that block selection allows.
+GRAIN_BIN_RATIO = 1.5
+#: Largest ratio of the grain variance between any two luma bins that block selection allows.
+GRAIN_RANGE_RATIO = 16.0
+#: Wide-to-fine level ratio beyond which the wide measure is taken to hold image content.
+WIDE_EXCESS = 1.25
+#: Largest variance gain of the fine high-pass's correction (coarser grain, of which it keeps under 1/8, is left
+#: to the wide one).
+GAIN_MAX = 8.0
+#: Side of the blind selection's blocks, px (at most a quarter of the short side).
+BLOCK = 16
+#: Quantile of the block energies taken as the grain level of a luma bin, its standard-normal score (negated), and
+#: how many sampling stds above the level a weak-texture block may lie.
+SELECT_Q, SELECT_Z, KEEP_C = 0.1, 1.28, 2.0
+#: Grain sizes (px) tried by the fine high-pass's correction.
+SIZE_GRID = (0.0,) + tuple(0.4 + 0.1 * i for i in range(47))
 #: Largest lag of the measured covariances, px.
 MAX_LAG = 16
 
@@ -324,33 +356,164 @@ def _bins_of(luma: torch.Tensor, bins: int) -> torch.Tensor:
     return (luma * bins).floor().long().clamp(0, bins - 1)
 
 
-def _flat_mask(r: torch.Tensor, guide: torch.Tensor, clipped: torch.Tensor, bins: int, block: int) -> torch.Tensor:
-    """``[B, 1, H, W]`` 0/1 mask of the flat blocks (see the module docstring)."""
-    b, _, h, w = r.shape
+def _bin_quantile(e: torch.Tensor, member: torch.Tensor, q: float) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per-bin ``q`` quantile (lower order statistic) of ``e`` ``[B, n]`` over the blocks with ``member``
+    ``[B, n, K]`` true (``inf`` for an empty bin), and the member counts ``[B, K]``."""
+    inf = torch.tensor(float("inf"), device=e.device, dtype=e.dtype)
+    srt = torch.where(member, e[:, :, None], inf).transpose(1, 2).sort(dim=-1).values  # [B, K, n]
+    count = member.sum(1)
+    k = ((count - 1).clamp(min=0).to(e.dtype) * q).floor().long().unsqueeze(-1)
+    return srt.gather(-1, k).squeeze(-1), count
+
+
+def _spread(r: torch.Tensor, m: torch.Tensor, block: int) -> torch.Tensor:
+    """Relative sampling spread ``[B, 1]`` of a block's mean square of ``r`` ``[B, 1, H, W]``:
+    ``sqrt(2 sum_k rho(k)^2 / n)`` for a Gaussian field of autocorrelation ``rho`` (over the pixels ``m``, lags up
+    to 4 px) and ``n = block^2`` pixels."""
+    lag = min(4, r.shape[-2] - 1, r.shape[-1] - 1)
+    num, den = _masked_cov(r, m, lag)
+    ac = num[:, 0, 0] / den.clamp(min=1.0)
+    rho = ac / ac[:, lag:lag + 1, lag:lag + 1].clamp(min=1e-20)
+    return (2.0 * (rho**2).sum((-2, -1)) / float(block * block)).sqrt().clamp(min=0.02, max=0.5)[:, None]
+
+
+def _to_pixels(keep: torch.Tensor, block: int, h: int, w: int) -> torch.Tensor:
+    b, ny, nx = keep.shape[0], h // block, w // block
+    m = keep.view(b, 1, ny, nx).to(torch.float32).repeat_interleave(block, 2).repeat_interleave(block, 3)
+    return F.pad(m, (0, w - nx * block, 0, h - ny * block))
+
+
+def _flat_mask(rf: torch.Tensor, guide: torch.Tensor, clipped: torch.Tensor, bins: int, block: int) -> torch.Tensor:
+    """``[B, 1, H, W]`` 0/1 mask of the weak-texture blocks (module docstring), from the fine luma residual ``rf``
+    ``[B, 1, H, W]``."""
+    b, _, h, w = rf.shape
     ny, nx = h // block, w // block
     hh, ww = ny * block, nx * block
-    e = r[:, :1, :hh, :ww] ** 2
-    v = F.avg_pool2d(e, block)  # [B, 1, ny, nx]
-    mu = F.avg_pool2d(guide[:, :, :hh, :ww], block)
-    clip = F.avg_pool2d(clipped[:, :, :hh, :ww], block)
-    bi = _bins_of(mu, bins).flatten(1)  # [B, nb]
-    vf = v.flatten(1)
-    nb = vf.shape[1]
-    onehot = F.one_hot(bi, bins).to(torch.bool)  # [B, nb, bins]
-    inf = torch.tensor(float("inf"), device=r.device, dtype=r.dtype)
-    vals = torch.where(onehot, vf[:, :, None], inf).transpose(1, 2)  # [B, bins, nb]
-    srt = vals.sort(dim=-1).values
-    count = onehot.sum(1)  # [B, bins]
-    mid = ((count - 1).clamp(min=0) // 2).unsqueeze(-1)
-    med = srt.gather(-1, mid).squeeze(-1)  # [B, bins]
-    med_b = med.gather(1, bi)
-    keep = (vf <= 3.0 * med_b) & (clip.flatten(1) <= 0.02)
-    keep = keep.view(b, 1, ny, nx).to(r.dtype)
-    mask = keep.repeat_interleave(block, 2).repeat_interleave(block, 3)
-    out = torch.zeros(b, 1, h, w, device=r.device, dtype=r.dtype)
-    out[:, :, :hh, :ww] = mask
-    del nb
-    return out
+    dt = rf.dtype
+    ef = F.avg_pool2d(rf[:, :, :hh, :ww] ** 2, block).flatten(1)  # [B, n]
+    mu = F.avg_pool2d(guide[:, :, :hh, :ww], block).flatten(1)
+    ok = F.avg_pool2d(clipped[:, :, :hh, :ww], block).flatten(1) <= 0.02
+    bi = _bins_of(mu, bins)
+    onehot = F.one_hot(bi, bins).to(torch.bool) & ok[:, :, None]  # [B, n, bins]
+    near = onehot.clone()
+    near[:, :, 1:] |= onehot[:, :, :-1]
+    near[:, :, :-1] |= onehot[:, :, 1:]
+    kk = torch.arange(bins, device=rf.device, dtype=dt)
+    slope = (kk[:, None] - kk[None, :]).abs() * math.log(GRAIN_BIN_RATIO)  # [bins, bins]
+
+    def envelope(ref: torch.Tensor, count: torch.Tensor, least: int) -> torch.Tensor:
+        # Grain energy changes smoothly with luma (at most GRAIN_BIN_RATIO times per bin): a bin whose blocks are
+        # all textured is held down to its neighbours' level.
+        lr = torch.where(count >= least, ref.clamp(min=1e-30).log(), torch.full_like(ref, float("inf")))
+        env = (lr[:, None, :] + slope[None]).amin(-1).exp()
+        # and over the whole luma range by at most GRAIN_RANGE_RATIO (a film curve's floor, shot noise over read).
+        env = torch.minimum(env, lr.amin(-1, keepdim=True).exp() * GRAIN_RANGE_RATIO)
+        return torch.where(torch.isfinite(env), torch.minimum(env, ref), ref)
+
+    def level(q: float) -> torch.Tensor:  # per-block reference energy [B, n]
+        ref, count = _bin_quantile(ef, near, q)
+        gref, _ = _bin_quantile(ef, ok[:, :, None], q)
+        ref = torch.where(count >= 4, ref, gref.expand_as(ref))
+        return envelope(ref, count, 4).gather(1, bi)
+
+    # Sampling spread of a block's energy, from the residual's correlation over the quieter half of the blocks.
+    quiet = (ef <= level(0.5)) & ok
+    qm = _to_pixels(quiet, block, h, w).to(dt)
+    cf = _spread(rf, qm, block)
+    # The SELECT_Q quantile of n draws sits about SELECT_Z c below their mean; keep what is within KEEP_C c of that
+    # mean, then again around the mean of the blocks kept in the neighbouring bins.
+    keep = (ef <= level(SELECT_Q) / (1.0 - SELECT_Z * cf) * (1.0 + KEEP_C * cf)) & ok
+    kf, nf = keep.to(dt), near.to(dt)
+    ncnt = torch.einsum("bn,bnk->bk", kf, nf)
+    mean = envelope(torch.einsum("bn,bnk->bk", ef * kf, nf) / ncnt.clamp(min=1.0), ncnt, 2).gather(1, bi)
+    keep = torch.where(ncnt.gather(1, bi) >= 2, (ef <= mean * (1.0 + KEEP_C * cf)) & ok, keep)
+
+    return _to_pixels(keep, block, h, w).to(dt)
+
+
+def _pick(cond: torch.Tensor, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """``a`` where ``cond`` ``[N]`` else ``b`` (tensors with a leading model dimension N)."""
+    return torch.where(cond.view(-1, *([1] * (a.dim() - 1))), a, b)
+
+
+def _correct_grid(cov_r: torch.Tensor, kern: torch.Tensor, lag: int) -> torch.Tensor:
+    """:func:`_correct` for a narrow high-pass, which removes most of a coarse grain's variance, so that a grain size
+    read off the residual is far from the grain's: the size is the one of :data:`SIZE_GRID` whose residual
+    covariance shape ``g_c - H * g_c`` best fits the luma residual's over lags up to 8 px (least squares,
+    amplitude free), then ``c_g = c_r + S (H * g_c)`` as in :func:`_correct`."""
+    big = (cov_r.shape[-1] - 1) // 2
+    sizes = torch.tensor(SIZE_GRID, device=cov_r.device, dtype=cov_r.dtype)
+    gc, hk = _correction_kernels(kern, lag, sizes)  # [G, K, K]
+    t = torch.arange(-big, big + 1, device=cov_r.device).abs()
+    inside = (torch.maximum(t[:, None], t[None, :]) <= min(8, big)).to(cov_r.dtype)
+    tmpl = (gc - hk) * inside  # [G, K, K]
+    tt = (tmpl * tmpl).sum((-2, -1)).clamp(min=1e-30)  # [G]
+    y = cov_r[:, 0, 0] * inside  # [N, K, K]
+    amp = torch.einsum("nij,gij->ng", y, tmpl) / tt
+    miss = (y * y).sum((-2, -1))[:, None] - amp**2 * tt  # residual sum of squares [N, G]
+    best = miss.argmin(1)  # [N]
+    tb, hb = tmpl[best], hk[best]  # [N, K, K]
+    s = (cov_r * tb[:, None, None]).sum((-2, -1)) / tt[best][:, None, None]
+    return cov_r + hb[:, None, None] * s[..., None, None]
+
+
+def _measure(r: torch.Tensor, guide: torch.Tensor, mask: torch.Tensor, kern: torch.Tensor | None, pool: bool,
+             lag: int, grid: bool) -> dict[str, torch.Tensor]:
+    """Scaling, pattern covariances and kurtosis of the isolated grain ``r`` ``[B, P, H, W]`` over ``mask``, with
+    luma ``guide``, corrected for the high-pass of 1-D smoothing kernel ``kern`` (by :func:`_correct_grid` when
+    ``grid``, else :func:`_correct`); every entry has a leading model dimension (1 when ``pool``)."""
+    b, pn, h, w = r.shape
+    dt = r.dtype
+    # Scaling: masked second moments per luma bin.
+    nb = MAX_SCALING_POINTS
+    bi = _bins_of(guide, nb).flatten(1)  # [B, HW]
+    mflat = mask.flatten(1)
+    cnt = torch.zeros(b, nb, device=r.device, dtype=dt).scatter_add_(1, bi, mflat)
+    lsum = torch.zeros(b, nb, device=r.device, dtype=dt).scatter_add_(1, bi, mflat * guide.flatten(1))
+    e2 = (r**2).flatten(2) * mflat[:, None]
+    vsum = torch.zeros(b, pn, nb, device=r.device, dtype=dt).scatter_add_(2, bi[:, None].expand(-1, pn, -1), e2)
+    if pool:
+        cnt, lsum, vsum = cnt.sum(0, keepdim=True), lsum.sum(0, keepdim=True), vsum.sum(0, keepdim=True)
+    min_count = torch.clamp(0.005 * cnt.sum(1, keepdim=True), min=16.0)
+    valid = cnt >= min_count  # [N, nb]
+    if not bool(valid.any(1).all()):
+        valid = valid | (cnt > 0) & ~valid.any(1, keepdim=True)
+    centre = lsum / cnt.clamp(min=1)
+    var_bin = vsum / cnt.clamp(min=1)[:, None]  # [N, P, nb]
+    # Fill empty bins by interpolation so that every model has a curve over all 14 bins.
+    xs_all = torch.where(valid, centre, (torch.arange(nb, device=r.device, dtype=dt) + 0.5) / nb)
+    std_raw = _fill(var_bin.clamp(min=0).sqrt(), valid, xs_all)  # [N, P, nb]
+
+    # Pattern: residual over the raw scaling, evaluated at each pixel's luma.
+    idx_model = torch.zeros(b, dtype=torch.long, device=r.device) if pool else torch.arange(b, device=r.device)
+    s_pix = _interp_planes(xs_all[idx_model], std_raw[idx_model], guide[:, 0])  # [B, P, H, W]
+    floor = 1e-4 + 0.05 * std_raw.amax(-1)[idx_model][:, :, None, None]
+    pat = r / torch.maximum(s_pix, floor)
+    num, den = _masked_cov(pat, mask, lag)
+    if pool:
+        num, den = num.sum(0, keepdim=True), den.sum(0, keepdim=True)
+    cov_r = num / den.clamp(min=1.0)[:, None, None]  # [N, P, P, 2L+1, 2L+1]
+    cov_g = _correct_grid(cov_r, kern, lag) if grid else _correct(cov_r, kern, lag)
+    gain = (cov_g[:, range(pn), range(pn), lag, lag] / cov_r[:, range(pn), range(pn), lag, lag].clamp(min=1e-20))
+    gain = gain.clamp(min=1.0, max=GAIN_MAX if grid else 4.0)  # [N, P]; the blur only ever removes grain
+    std_bin = std_raw * gain.sqrt()[:, :, None]
+    # Normalise the pattern covariances to unit variance per plane (the scaling carries the level).
+    dvar = cov_g[:, range(pn), range(pn), lag, lag].clamp(min=1e-20).sqrt()  # [N, P]
+    corr = cov_g / (dvar[:, :, None, None, None] * dvar[:, None, :, None, None])
+
+    # Kurtosis of the luma pattern (flat pixels).
+    p0 = pat[:, :1] * mask
+    m2 = (p0**2).flatten(1).sum(1)
+    m4 = (p0**4).flatten(1).sum(1)
+    msum = mask.flatten(1).sum(1)
+    if pool:
+        m2, m4, msum = m2.sum(0, keepdim=True), m4.sum(0, keepdim=True), msum.sum(0, keepdim=True)
+    kurt = m4 * msum / (m2**2).clamp(min=1e-30)
+    share = cnt / cnt.sum(1, keepdim=True).clamp(min=1)
+    level = (std_bin[:, 0] ** 2 * share).sum(1).sqrt()  # [N] mean luma grain std
+    return {"xs": xs_all, "valid": valid, "std": std_bin, "corr": corr, "cov": cov_g, "cnt": cnt, "kurt": kurt,
+            "msum": msum, "level": level, "size": grain_size_from_cov(corr[:, 0, 0]),
+            "reliable": gain[:, 0] < 0.99 * (GAIN_MAX if grid else 4.0)}
 
 
 def _check_args(bins: int, ar_lag: int, smooth: float | None, reference: torch.Tensor | None, x: torch.Tensor) -> None:
@@ -424,60 +587,41 @@ def analyze_grain(
 
     # Flat pixels (blind) or every unclipped pixel (reference).
     if blind:
-        block = max(4, min(32, min(h, w) // 4))
-        mask = _flat_mask(r, guide, clipped, MAX_SCALING_POINTS, block)
+        block = max(4, min(BLOCK, min(h, w) // 4))
+        sig_f = min(FINE_SMOOTH, sig)
+        base_f, kern_f = smooth_background(planes, sig_f)
+        mask = _flat_mask(planes[:, :1] - base_f[:, :1], guide, clipped, MAX_SCALING_POINTS, block)
     else:
         mask = 1.0 - clipped
     # An image with (almost) no flat pixels is measured everywhere rather than not at all.
     mask = torch.where(mask.sum((1, 2, 3), keepdim=True) < 16, torch.ones_like(mask), mask)
 
-    # Scaling: masked second moments per luma bin.
-    nb = MAX_SCALING_POINTS
-    bi = _bins_of(guide, nb).flatten(1)  # [B, HW]
-    mflat = mask.flatten(1)
-    cnt = torch.zeros(b, nb, device=x.device, dtype=dt).scatter_add_(1, bi, mflat)
-    lsum = torch.zeros(b, nb, device=x.device, dtype=dt).scatter_add_(1, bi, mflat * guide.flatten(1))
-    e2 = (r**2).flatten(2) * mflat[:, None]
-    vsum = torch.zeros(b, pn, nb, device=x.device, dtype=dt).scatter_add_(2, bi[:, None].expand(-1, pn, -1), e2)
-    if pool:
-        cnt, lsum, vsum = cnt.sum(0, keepdim=True), lsum.sum(0, keepdim=True), vsum.sum(0, keepdim=True)
-    min_count = torch.clamp(0.005 * cnt.sum(1, keepdim=True), min=16.0)
-    valid = cnt >= min_count  # [N, nb]
-    if not bool(valid.any(1).all()):
-        valid = valid | (cnt > 0) & ~valid.any(1, keepdim=True)
-    centre = lsum / cnt.clamp(min=1)
-    var_bin = vsum / cnt.clamp(min=1)[:, None]  # [N, P, nb]
-    # Fill empty bins by interpolation so that every model has a curve over all 14 bins.
-    xs_all = torch.where(valid, centre, (torch.arange(nb, device=x.device, dtype=dt) + 0.5) / nb)
-    std_raw = _fill(var_bin.clamp(min=0).sqrt(), valid, xs_all)  # [N, P, nb]
-
-    # Pattern: residual over the raw scaling, evaluated at each pixel's luma.
-    idx_model = torch.zeros(b, dtype=torch.long, device=x.device) if pool else torch.arange(b, device=x.device)
-    s_pix = _interp_planes(xs_all[idx_model], std_raw[idx_model], guide[:, 0])  # [B, P, H, W]
-    floor = 1e-4 + 0.05 * std_raw.amax(-1)[idx_model][:, :, None, None]
-    pat = r / torch.maximum(s_pix, floor)
-    num, den = _masked_cov(pat, mask, lag)
-    if pool:
-        num, den = num.sum(0, keepdim=True), den.sum(0, keepdim=True)
-    cov_r = num / den.clamp(min=1.0)[:, None, None]  # [N, P, P, 2L+1, 2L+1]
+    chosen = _measure(r, guide, mask, kern, pool, lag, grid=False)
+    used_fine = torch.zeros(n_models, device=x.device, dtype=dt)
+    if blind:
+        # Each high-pass, corrected for what it removes of the grain, measures the grain without bias, plus the image
+        # content that leaks into it (only ever more energy; more through the wider ones, amplified by the narrower
+        # ones' larger correction). Kept: the widest measure (most exact covariances) within WIDE_EXCESS of the
+        # lowest level.
+        scales = [s_ for s_ in MEASURE_SMOOTH if s_ < sig]
+        found = [chosen]
+        for s_ in scales:
+            bs, ks = (base_f, kern_f) if s_ == sig_f else smooth_background(planes, s_)
+            found.append(_measure(planes - bs, guide, mask, ks, pool, lag, grid=True))
+        levels = torch.stack([m_["level"] for m_ in found])  # [S, N], widest first
+        sizes_m = torch.stack([m_["size"] for m_ in found])
+        # Content also widens the correlation: a measure much coarser than the finest one's is content too.
+        # A high-pass that removed nearly all of the grain (correction at its limit) does not measure its level.
+        reliable = torch.stack([m_["reliable"] for m_ in found])
+        lowest = torch.where(reliable, levels, torch.full_like(levels, float("inf"))).amin(0, keepdim=True)
+        ok = reliable & (levels <= lowest * WIDE_EXCESS) & (sizes_m <= sizes_m[-1:] * 1.25 + 0.75)
+        pick = ok.to(torch.int8).argmax(0)  # [N] first (widest) acceptable
+        for j in range(len(found) - 1, 0, -1):
+            chosen = {k: _pick(pick == j, found[j][k], chosen[k]) for k in chosen}
+        used_fine = pick.to(dt)
     report(progress, 2, 3)
-
-    cov_g = _correct(cov_r, kern, lag)
-    gain = (cov_g[:, range(pn), range(pn), lag, lag] / cov_r[:, range(pn), range(pn), lag, lag].clamp(min=1e-20))
-    gain = gain.clamp(min=1.0, max=4.0)  # [N, P]; the blur only ever removes grain
-    std_bin = std_raw * gain.sqrt()[:, :, None]
-    # Normalise the pattern covariances to unit variance per plane (the scaling carries the level).
-    dvar = cov_g[:, range(pn), range(pn), lag, lag].clamp(min=1e-20).sqrt()  # [N, P]
-    corr = cov_g / (dvar[:, :, None, None, None] * dvar[:, None, :, None, None])
-
-    # Kurtosis of the luma pattern (flat pixels).
-    p0 = pat[:, :1] * mask
-    m2 = (p0**2).flatten(1).sum(1)
-    m4 = (p0**4).flatten(1).sum(1)
-    msum = mask.flatten(1).sum(1)
-    if pool:
-        m2, m4, msum = m2.sum(0, keepdim=True), m4.sum(0, keepdim=True), msum.sum(0, keepdim=True)
-    kurt = m4 * msum / (m2**2).clamp(min=1e-30)
+    xs_all, valid, std_bin, corr, cov_g = (chosen[k] for k in ("xs", "valid", "std", "corr", "cov"))
+    cnt, kurt, msum = chosen["cnt"], chosen["kurt"], chosen["msum"]
 
     models, infos = [], []
     luma_cov = corr[:, 0, 0]
@@ -499,7 +643,7 @@ def analyze_grain(
     host = {
         "centre": xs_all.double().cpu(), "valid": valid.cpu(), "std": std_bin.double().cpu(), "share": share.double().cpu(),
         "size": sizes.double().cpu(), "kurt": kurt.double().cpu(), "chan": chan_corr.double().cpu(),
-        "spec": spectrum.double().cpu(), "flat": flat_frac.double().cpu(),
+        "spec": spectrum.double().cpu(), "flat": flat_frac.double().cpu(), "fine": used_fine.double().cpu(),
         "cy": coeffs_y.double().cpu() if coeffs_y is not None else None,
         "cc": [v.double().cpu() for v in coeffs_c],
     }
@@ -589,6 +733,7 @@ def _build(i: int, host: dict, pn: int, ar_lag: int, blind: bool, corr: torch.Te
         "channel_correlation": float(host["chan"][i]) if pn == 3 else 1.0,
         "kurtosis": float(host["kurt"][i]),
         "channels": float(pn),
+        "fine_highpass": float(host["fine"][i]),
     }
     feats.update(_scaling_features(xs, std[0], share, valid))
     label, conf, scores = classify_grain(feats)

@@ -245,12 +245,42 @@ def _chroma_index(model: GrainModel, plane: str, ycc: torch.Tensor) -> torch.Ten
 
 # ---- patterns ------------------------------------------------------------------------------------
 
+# Transfer functions of the last few (model, size, device, dtype) keys: they depend on the image size
+# only, so the frames of a sequence (or repeated calls) reuse them instead of rebuilding ~1 M complex
+# values per plane. Small and bounded (each entry is 1-3 planes of h x (w/2 + 1) complex values).
+_TRANSFER_CACHE: dict[tuple, tuple[torch.Tensor, list[tuple[torch.Tensor, torch.Tensor]]]] = {}
+_TRANSFER_CACHE_SIZE = 4
+
+
+def _transfers(model: GrainModel, method: str, colour: bool, h: int, w: int, device: torch.device,
+               dtype: torch.dtype) -> tuple[torch.Tensor, list[tuple[torch.Tensor, torch.Tensor]]]:
+    """The luma transfer and, for colour grain, the chroma ``(T_e, T_y)`` pairs, cached by what they depend on."""
+    if method == "ar":
+        what: tuple = (model.ar_lag, model.ar_luma, model.ar_cb, model.ar_cr)
+    elif method == "gaussian":
+        what = (model.grain_size,)
+    else:  # boolean_fast: the Boolean model's correlation length
+        from .boolean import boolean_parameters
+
+        what = (boolean_parameters(model).correlation_length,)
+    key = (method, colour, what, h, w, str(device), dtype)
+    hit = _TRANSFER_CACHE.get(key)
+    if hit is None:
+        # Plain tensors even when called under inference_mode, so that a later call outside it can use them.
+        with torch.inference_mode(False), torch.no_grad():
+            luma_t = _luma_transfer(model, method, h, w, device, dtype)
+            chroma = _chroma_transfers(model, method, luma_t, h, w, dtype) if colour else []
+        while len(_TRANSFER_CACHE) >= _TRANSFER_CACHE_SIZE:
+            _TRANSFER_CACHE.pop(next(iter(_TRANSFER_CACHE)))
+        hit = _TRANSFER_CACHE[key] = (luma_t, chroma)
+    return hit
+
+
 def _fft_patterns(model: GrainModel, method: str, colour: bool, b: int, h: int, w: int, seeds: list[int],
                   rho: float, device: torch.device, dtype: torch.dtype) -> torch.Tensor:
     """Unit-variance patterns ``[B, P, H, W]`` (P = 1 or 3: Y, Cb, Cr) by the FFT route."""
     planes = 3 if colour else 1
-    luma_t = _luma_transfer(model, method, h, w, device, dtype)
-    chroma = _chroma_transfers(model, method, luma_t, h, w, dtype) if colour else []
+    luma_t, chroma = _transfers(model, method, colour, h, w, device, dtype)
     white = []
     prev = None
     for s in seeds:
@@ -260,11 +290,14 @@ def _fft_patterns(model: GrainModel, method: str, colour: bool, b: int, h: int, 
             z = rho * prev + math.sqrt(1.0 - rho * rho) * z
         prev = z
         white.append(z)
-    z = torch.stack(white)  # [B, P, h, wr]
-    spec = [z[:, 0] * luma_t]
+    z = white[0].unsqueeze(0) if b == 1 else torch.stack(white)  # [B, P, h, wr]
+    # The spectra are written into one buffer (no stack copy); chroma = T_e E_c + T_y E_y.
+    spec = torch.empty_like(z)
+    torch.mul(z[:, 0], luma_t, out=spec[:, 0])
     for i, (te, ty) in enumerate(chroma):
-        spec.append(z[:, i + 1] * te + z[:, 0] * ty)
-    return torch.fft.irfft2(torch.stack(spec, dim=1), s=(h, w), norm="ortho")
+        torch.mul(z[:, i + 1], te, out=spec[:, i + 1])
+        spec[:, i + 1].addcmul_(z[:, 0], ty)
+    return torch.fft.irfft2(spec, s=(h, w), norm="ortho")
 
 
 def grain_patterns(x: torch.Tensor, model: GrainModel, *, seed: int = 0, synthesis: str | None = None,
@@ -288,7 +321,9 @@ def grain_patterns(x: torch.Tensor, model: GrainModel, *, seed: int = 0, synthes
 
 
 def _luma(x: torch.Tensor) -> torch.Tensor:
-    return torch.einsum("j,bjhw->bhw", _RGB_TO_YCBCR[0].to(device=x.device, dtype=x.dtype), x)[:, None]
+    """BT.601 luma ``[B, 1, H, W]`` of an RGB batch, as three multiply-adds (an einsum here is a slow reduction)."""
+    r, g, b = _RGB_TO_YCBCR[0].to(x.dtype).tolist()
+    return (x[:, 0:1] * r).add_(x[:, 1:2], alpha=g).add_(x[:, 2:3], alpha=b)
 
 
 def _check_common(seed: int, frame_correlation: float, frame_offset: int) -> None:
@@ -330,22 +365,72 @@ def grain_layer(x: torch.Tensor, model: GrainModel, *, seed: int = 0, strength: 
                        frame_offset=frame_offset)
     report(progress, 1, 2)
     if x.shape[1] == 1:
-        g = model.scaling_luma(xf) * p
+        g = _scalings([model.scaling_luma], xf)[0] * p
     else:
-        m = _RGB_TO_YCBCR.to(device=x.device, dtype=dtype)
-        ycc = torch.einsum("ij,bjhw->bihw", m, xf)
-        ycc[:, 1:] += 0.5
-        planes = [model.scaling_luma(ycc[:, :1]) * p[:, :1]]
+        av1 = model.av1 or {}
+        needs_chroma = colour and not model.chroma_from_luma and any(
+            av1.get(f"{plane}_mult") is not None for plane in ("cb", "cr"))
+        if needs_chroma:  # AV1 multipliers mix Cb / Cr into the chroma scaling index
+            m = _RGB_TO_YCBCR.to(device=x.device, dtype=dtype)
+            ycc = torch.einsum("ij,bjhw->bihw", m, xf)
+            ycc[:, 1:] += 0.5
+            y = ycc[:, :1]
+        else:  # only the luma is read
+            y = _luma(xf)
+            ycc = y
+        fns = [model.scaling_luma]
         if colour:
             explicit = color is True
-            for i, plane in enumerate(("cb", "cr")):
-                s = _chroma_scaling(model, plane, explicit)
-                planes.append(s(_chroma_index(model, plane, ycc)) * p[:, i + 1: i + 2])
-            g = torch.einsum("ij,bjhw->bihw", _YCBCR_TO_RGB.to(device=x.device, dtype=dtype), torch.cat(planes, 1))
+            fns += [_chroma_scaling(model, plane, explicit) for plane in ("cb", "cr")]
+        if needs_chroma:
+            stds = _scalings(fns[:1], y) + [_scalings([fn], _chroma_index(model, plane, ycc))[0]
+                                            for fn, plane in zip(fns[1:], ("cb", "cr"), strict=True)]
+        else:  # every plane's scaling index is the luma: one segment search for all of them
+            stds = _scalings(fns, y)
+        if colour:
+            for i, s_ in enumerate(stds):  # p is this call's own buffer: scaled in place, no concatenation
+                p[:, i: i + 1].mul_(s_)
+            g = torch.einsum("ij,bjhw->bihw", _YCBCR_TO_RGB.to(device=x.device, dtype=dtype), p)
         else:
-            g = planes[0].expand(-1, 3, -1, -1)  # Y grain only: the same offset in R, G and B
+            g = (stds[0] * p[:, :1]).expand(-1, 3, -1, -1)  # Y grain only: the same offset in R, G and B
     report(progress, 2, 2)
-    return (g * float(strength)).to(x.dtype)
+    return (g if float(strength) == 1.0 else g * float(strength)).to(x.dtype)
+
+
+def _scalings(fns: list[ScalingFunction], t: torch.Tensor) -> list[torch.Tensor]:
+    """Each of the piecewise-linear scaling functions ``fns`` at ``t`` (same shape, dtype and device).
+
+    The same values as :meth:`ScalingFunction.__call__` (to rounding), computed cheaply: the segment of
+    every value is found once for all functions with the same knot positions (arithmetically when the
+    knots are evenly spaced, as the film curve's are, else by ``searchsorted``), and each function is
+    read as ``a_i + b_i t`` from a small intercept / slope table with ``take``.
+    """
+    out: list[torch.Tensor | None] = [None] * len(fns)
+    groups: dict[tuple[float, ...], list[int]] = {}
+    for k, fn in enumerate(fns):
+        if len(fn.points) < 2:
+            out[k] = fn(t)
+        else:
+            groups.setdefault(tuple(x for x, _ in fn.points), []).append(k)
+    flat = t.reshape(-1)
+    for knots, members in groups.items():
+        n = len(knots)
+        x0, x1 = knots[0], knots[-1]
+        tc = flat.clamp(x0, x1)
+        step = (x1 - x0) / (n - 1)
+        if all(abs(knots[i] - (x0 + i * step)) <= 1e-9 for i in range(n)):
+            seg = ((tc - x0) * (1.0 / step)).to(torch.int64).clamp_(0, n - 2)  # tc >= x0: truncation = floor
+        else:
+            xs = torch.tensor(knots, dtype=t.dtype, device=t.device)
+            seg = (torch.searchsorted(xs, tc.contiguous(), right=True) - 1).clamp_(0, n - 2)
+        xs64 = torch.tensor(knots, dtype=torch.float64)
+        for k in members:
+            ys = torch.tensor([y for _, y in fns[k].points], dtype=torch.float64)
+            slope = (ys[1:] - ys[:-1]) / (xs64[1:] - xs64[:-1])
+            icpt = ys[:-1] - slope * xs64[:-1]
+            a, b = (v.to(device=t.device, dtype=t.dtype) for v in (icpt, slope))
+            out[k] = torch.addcmul(a.take(seg), b.take(seg), tc).view_as(t)
+    return out  # type: ignore[return-value]
 
 
 def add_grain(x: torch.Tensor, model: GrainModel, *, seed: int = 0, strength: float = 1.0,
@@ -357,7 +442,7 @@ def add_grain(x: torch.Tensor, model: GrainModel, *, seed: int = 0, strength: fl
     """
     g = grain_layer(x, model, seed=seed, strength=strength, synthesis=synthesis, frame_correlation=frame_correlation,
                     color=color, frame_offset=frame_offset, progress=progress)
-    return (x + g).clamp(0.0, 1.0)
+    return (x + g).clamp_(0.0, 1.0)
 
 
 # ---- models without analysis ------------------------------------------------------------------

@@ -4,4 +4,4 @@ Importing this package registers every operation. Shared parameter factories and
 helpers are in :mod:`.common`.
 """
 
-from . import deblur, denoise, enhance, grain, io, learned, models, quality, sharpen  # noqa: F401  (registers them)
+from . import deblur, denoise, enhance, grain, io, learned, models, pipelines, quality, sharpen  # noqa: F401  (registers them)

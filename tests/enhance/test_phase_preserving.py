@@ -67,7 +67,9 @@ def test_device(device):
     x = _rand(2, 3, 40, 52).to(device)
     y = phase_preserving_enhance(x)
     assert y.device == x.device
-    assert (y.cpu() - phase_preserving_enhance(x.cpu())).abs().max() < 1e-4
+    # cuFFT and pocketfft round differently; the amplitude gains (up to max_gain) amplify that to
+    # 4e-4 (0.1 grey level) at most on an H100, measured.
+    assert (y.cpu() - phase_preserving_enhance(x.cpu())).abs().max() < 1e-3
 
 
 def test_batch_consistency_and_layout():

@@ -197,3 +197,22 @@ def labelled_crop(label: str, seed: int, size: int = 64) -> torch.Tensor:
     else:
         raise ValueError(label)
     return (noisy.clamp(0, 1) * 255).round().div(255).float()
+
+
+def film_grain_on(clean: torch.Tensor, std_255: float = 8.0, sigma_b: float = 1.5, *, seed: int = 3):
+    """``(grainy, scaling)``: ``clean`` ``[1, C, H, W]`` plus film-like luma grain (Gaussian size ``sigma_b`` px,
+    std peaking in the mid-tones, :func:`film_scaling`) whose std over the image is ``std_255`` grey levels,
+    quantised to 8 bits; ``scaling`` the std curve in [0, 1] units."""
+    c64 = clean.double()
+    shape = film_scaling(1.0)(luma_of(c64))
+    scaling = film_scaling(std_255 / 255.0 / float((shape**2).mean().sqrt()))
+    h, w = clean.shape[-2:]
+    noisy = apply_luma_grain(c64, gaussian_pattern(h, w, sigma_b, seed=seed), scaling)
+    return ((noisy * 255).round() / 255).to(clean.dtype), scaling
+
+
+def centre_crop(x: torch.Tensor, size: int = 256) -> torch.Tensor:
+    """The centred ``size`` x ``size`` crop (or the whole side where shorter)."""
+    h, w = x.shape[-2:]
+    t, left = (h - min(size, h)) // 2, (w - min(size, w)) // 2
+    return x[..., t:t + size, left:left + size]

@@ -136,3 +136,16 @@ def test_node_without_and_with_a_model():
     assert torch.equal(again["image"], out["image"])
     gray = run("grain_add", image=x[:, :1], synthesis="boolean", seed=1)
     assert gray["image"].shape == (2, 1, 40, 48)
+
+
+def test_fast_scalings_match_scaling_function():
+    """The shared-segment evaluation used by Grain Add equals ScalingFunction.__call__ (even and uneven knots)."""
+    import torch as _torch
+
+    from restorekit.grain.model import ScalingFunction as _SF
+    from restorekit.grain.synthesis import _scalings, film_curve
+
+    t = _torch.rand(2, 1, 17, 23, generator=_torch.Generator().manual_seed(3)) * 1.2 - 0.1
+    fns = [film_curve(8 / 255), _SF(((0.1, 0.02), (0.35, 0.05), (0.9, 0.01))), _SF.constant(0.03), _SF()]
+    for fn, got in zip(fns, _scalings(fns, t), strict=True):
+        assert _torch.allclose(got, fn(t), atol=1e-7, rtol=0)

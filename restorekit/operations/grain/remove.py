@@ -22,7 +22,7 @@ _METHOD_HELP = {
 
 def _plane_std(t: torch.Tensor) -> list[str]:
     planes = t if t.shape[1] == 1 else rgb_to_ycbcr(t) - rgb_to_ycbcr(torch.zeros_like(t))
-    return [f"{float(planes[:, i].std()) * 255:.2f}" for i in range(planes.shape[1])]
+    return [f"{float(planes[:, i].std(correction=0)) * 255:.2f}" for i in range(planes.shape[1])]
 
 
 def _residual(removed: torch.Tensor) -> list[float]:
