@@ -126,3 +126,14 @@ def test_operation_outputs() -> None:
     assert isinstance(out["psf"], PSF) and "motion" in out["psf"].description
     assert "median" in out["report"] and "image 1" in out["report"]
     assert out["preview"].shape[0] == 2
+
+
+def test_device_agrees_with_cpu(device):
+    x = _crop(_images(("05",))[0], 128)
+    k = motion_psf(11, 30).kernel
+    r = k.shape[0] // 2
+    y = torch.nn.functional.conv2d(torch.nn.functional.pad(x, (r, r, r, r), mode="reflect"), k.flip(0, 1)[None, None])
+    on_device = estimate_blur(y.to(device), model="motion")[0]
+    on_cpu = estimate_blur(y, model="motion")[0]
+    assert on_device.kind == on_cpu.kind == "motion"
+    assert abs(on_device.length - on_cpu.length) <= 0.5 and abs(on_device.angle - on_cpu.angle) <= 1.0

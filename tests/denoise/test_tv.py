@@ -177,3 +177,12 @@ def test_quality_auto_weight_vs_skimage_best_sweep(sigma255):
     print(f"sigma {sigma255}: ours auto {ours:.3f} dB, skimage best of sweep {best:.3f} dB")
     assert ours >= best + th["gain_over_skimage_best_db"]
     assert ours >= th["min_psnr_db"][sigma255]
+
+
+@pytest.mark.parametrize("method", ["chambolle", "split_bregman"])
+def test_device_agrees_with_cpu(device, rgb_crop, method):
+    x = support.add_noise(rgb_crop, 25, seed=3)
+    y = tv_denoise(x.to(device), weight=0.07, method=method)
+    assert y.device.type == torch.device(device).type and y.dtype == x.dtype
+    diff = (y.cpu() - tv_denoise(x, weight=0.07, method=method)).abs()
+    assert diff.mean() < 1e-4 and diff.max() < 2e-3

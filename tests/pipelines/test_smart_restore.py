@@ -78,3 +78,11 @@ def test_node_defaults_through_run():
     out = run("smart_restore", image=noisy(x, 20, 4))
     assert out["image"].shape == x.shape and "Smart Restore" in out["report"]
     assert "no model connected" in out["report"]
+
+
+def test_runs_on_the_device_of_its_input(device):
+    x, cls = classes()
+    noisy_x = cls["noise"][0][:1]
+    r = smart_restore(noisy_x.to(device))
+    assert r.image.device.type == torch.device(device).type
+    assert torch.isfinite(r.image).all() and psnr(r.image.cpu(), x[:1]) > psnr(noisy_x, x[:1])
