@@ -103,7 +103,8 @@ def checked_unit_range(
             name,
             f"values range from {_short(lo)} to {_short(hi)}, far outside [0, 1] (up to {RANGE_TOLERANCE} outside "
             "is clamped).",
-            f"{hint} before this node (an image math, normalise or clamp node upstream).",
+            f"{hint} (in ComfyUI: a normalise, image-math or clamp node before this one; for a file: save it "
+            "tone-mapped or scaled into [0, 1]).",
         )
     if lo < 0.0 or hi > 1.0:
         if notes is not None:
