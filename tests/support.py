@@ -33,6 +33,7 @@ __all__ = [
     "load",
     "load_set",
     "psnr",
+    "refuse_network",
     "smooth_random",
 ]
 
@@ -78,3 +79,15 @@ def load_set(set_name: str, names: list[str] | None = None, gray: bool | None = 
 def levin_kernels() -> list[np.ndarray]:
     """The 8 Levin et al. (2009) blur kernels, float64, each summing to 1."""
     return _or_skip(_ds.levin_kernels)
+
+
+def refuse_network(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Make every socket and ``urlopen`` call fail the test (for code that must work offline)."""
+    import socket
+    import urllib.request
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("network access attempted")
+
+    monkeypatch.setattr(socket, "socket", refuse)
+    monkeypatch.setattr(urllib.request, "urlopen", refuse)

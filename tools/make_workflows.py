@@ -43,7 +43,6 @@ from restorekit.params import Operation, all_operations, run  # noqa: E402
 
 FOLDER = REPO / "example_workflows"
 ICON = REPO / "docs" / "icon.png"
-SAMPLE = REPO / "restorekit" / "data" / "astronaut.png"
 FAMILIES = ("denoise", "deblur", "models", "enhance", "grain", "measure")
 #: Side of the square crop of the sample the thumbnails start from, px.
 SIZE = 256
@@ -421,14 +420,9 @@ def dumps(workflow: dict[str, Any]) -> str:
 
 
 def _sample(device: str) -> torch.Tensor:
-    from restorekit.io import load_image
+    from node_gallery import sample_crop  # tools/ is on sys.path when this script runs
 
-    image, _ = load_image(SAMPLE, device)
-    x = image.pixels[:, :3] if image.pixels.shape[1] >= 3 else image.pixels.expand(-1, 3, -1, -1)
-    h, w = x.shape[-2:]
-    side = min(h, w)
-    x = x[..., (h - side) // 2 : (h - side) // 2 + side, (w - side) // 2 : (w - side) // 2 + side]
-    return torch.nn.functional.interpolate(x, size=(SIZE, SIZE), mode="area").clamp(0, 1)
+    return sample_crop(device, SIZE)
 
 
 def degraded(family: str, clean: torch.Tensor) -> torch.Tensor:

@@ -60,7 +60,8 @@ def readme_with_table(text: str, new_table: str) -> str:
 # ---- pictures ---------------------------------------------------------------------------------
 
 
-def _sample(device: str) -> torch.Tensor:
+def sample_crop(device: str, size: int = SIZE) -> torch.Tensor:
+    """The bundled sample's centred square crop, resized to ``size`` px, RGB ``[1, 3, size, size]`` on ``device``."""
     from restorekit.io import load_image
 
     image, _ = load_image(SAMPLE, device)
@@ -68,7 +69,7 @@ def _sample(device: str) -> torch.Tensor:
     h, w = x.shape[-2:]
     side = min(h, w)
     x = x[..., (h - side) // 2 : (h - side) // 2 + side, (w - side) // 2 : (w - side) // 2 + side]
-    return torch.nn.functional.interpolate(x, size=(SIZE, SIZE), mode="area").clamp(0, 1)
+    return torch.nn.functional.interpolate(x, size=(size, size), mode="area").clamp(0, 1)
 
 
 def _blur(x: torch.Tensor, sigma: float) -> torch.Tensor:
@@ -144,7 +145,7 @@ def make_pictures(ops: list[Operation], device: str, model: str | None) -> set[s
     from PIL import Image
 
     PICTURES.mkdir(parents=True, exist_ok=True)
-    clean = _sample(device)
+    clean = sample_crop(device)
     done = set()
     for op in ops:
         if not any(o.kind == "image" for o in op.outputs) or not any(p.kind == "image" for p in op.inputs):

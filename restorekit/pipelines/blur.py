@@ -1,9 +1,5 @@
-"""The blur PSF of each image for the deblur stage: Estimate Blur's fit, or the edge-blur measure.
-
-:func:`restorekit.deblur.estimate.estimate_blur` (blind Gaussian / motion fit with a confidence) is
-used when it is installed; otherwise the Gaussian std measured from the edges by
-:func:`restorekit.enhance.assessment.assess` gives a Gaussian PSF (``source`` says which).
-"""
+"""The blur PSF of each image for the deblur stage, from Estimate Blur's blind Gaussian / motion fit
+(:func:`restorekit.deblur.estimate.estimate_blur`), with its confidence."""
 
 from __future__ import annotations
 
@@ -11,7 +7,7 @@ from dataclasses import dataclass
 
 import torch
 
-from ..deblur.psf import PSF, gaussian_psf
+from ..deblur.psf import PSF
 from ..errors import AlgorithmError, RestoreError
 
 
@@ -32,34 +28,19 @@ class BlurFit:
         return f"{self.kind} {size}, confidence {self.confidence:.2f} ({self.source})"
 
 
-def _estimate_core():
-    try:
-        from ..deblur.estimate import estimate_blur
-    except ImportError:
-        return None
-    return estimate_blur
-
-
 def estimate_psfs(x: torch.Tensor, model: str = "auto") -> list[BlurFit]:
     """One :class:`BlurFit` per image of ``x`` ``[B, C, H, W]``; ``model``: auto, gaussian or motion."""
-    estimate = _estimate_core()
-    if estimate is not None:
-        try:
-            found = estimate(x) if model == "auto" else estimate(x, model=model)
-        except RestoreError:
-            raise
-        except Exception as e:  # noqa: BLE001  (named as the deblur stage's failure, cause chained)
-            raise AlgorithmError("deblur stage (estimate_blur)", f"the blur estimate failed: {type(e).__name__}: {e}",
-                                 "connect a PSF (Make PSF) or turn the deblur stage off.") from e
-        fits = []
-        for e in found:
-            size = float(e.sigma if e.kind == "gaussian" else e.length if e.kind == "motion" else 0.0)
-            fits.append(BlurFit(e.psf, str(e.kind), size, float(e.confidence), "Estimate Blur"))
-        return fits
-    from ..enhance.assessment import assess
+    from ..deblur.estimate import estimate_blur
 
+    try:
+        found = estimate_blur(x, model=model)
+    except RestoreError:
+        raise
+    except Exception as e:  # noqa: BLE001  (named as the deblur stage's failure, cause chained)
+        raise AlgorithmError("deblur stage (estimate_blur)", f"the blur estimate failed: {type(e).__name__}: {e}",
+                             "connect a PSF (Make PSF) or turn the deblur stage off.") from e
     fits = []
-    for a in assess(x):
-        sigma = max(float(a.blur), 0.3)
-        fits.append(BlurFit(gaussian_psf(sigma), "gaussian", sigma, 0.5, "edge-blur measure; Estimate Blur not installed"))
+    for e in found:
+        size = float(e.sigma if e.kind == "gaussian" else e.length if e.kind == "motion" else 0.0)
+        fits.append(BlurFit(e.psf, str(e.kind), size, float(e.confidence), "Estimate Blur"))
     return fits

@@ -72,9 +72,9 @@ def values_text(values: dict[str, Any]) -> str:
 
 
 def _operation(stage: str, name: str):
-    from ..params import OPERATIONS, get_operation
+    from ..params import OPERATIONS, all_operations
 
-    get_operation("clahe")  # registers every operation
+    all_operations()  # imports restorekit.operations, which registers them
     if name not in OPERATIONS:
         raise AlgorithmError(
             f"{stage} stage",

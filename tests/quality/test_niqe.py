@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import socket
-import urllib.request
-
 import pytest
 import support
 import torch
@@ -34,12 +31,7 @@ GOLDEN = {
 @pytest.fixture(autouse=True)
 def no_network(monkeypatch):
     """Every test runs with sockets and urlopen raising, and the shipped parameters read afresh."""
-
-    def refuse(*args, **kwargs):
-        raise AssertionError("network access attempted")
-
-    monkeypatch.setattr(socket, "socket", refuse)
-    monkeypatch.setattr(urllib.request, "urlopen", refuse)
+    support.refuse_network(monkeypatch)
     monkeypatch.setattr(niqe_module, "_PRISTINE", [])
     nr_features._shape_table.cache_clear()
 

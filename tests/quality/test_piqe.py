@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import socket
-import urllib.request
-
 import pytest
 import support
 import torch
@@ -31,11 +28,7 @@ GOLDEN = {
 
 @pytest.fixture(autouse=True)
 def no_network(monkeypatch):
-    def refuse(*args, **kwargs):
-        raise AssertionError("network access attempted")
-
-    monkeypatch.setattr(socket, "socket", refuse)
-    monkeypatch.setattr(urllib.request, "urlopen", refuse)
+    support.refuse_network(monkeypatch)
 
 
 @pytest.mark.parametrize(("dataset", "name"), list(GOLDEN))
