@@ -15,6 +15,8 @@ installed GPU port (``bm3d_triton``, ``bm3d_cupy``; never a dependency).
     python bench/bench_bm3d.py --no-reference --full --device cuda   # ours only (fast)
     python bench/bench_bm3d.py --speed --device cuda --backends fused torch    # time both, max|diff|
     python bench/bench_bm3d.py --speed --device cuda --profiler                # torch.profiler tables
+    python bench/bench_bm3d.py --device cuda --sizes 512gray,1080rgb,4krgb    # first call, median, peak GiB
+    python bench/bench_bm3d.py --device cpu --sizes 256gray,512gray,256rgb    # + the reference and the ratio
 
 ``--backends`` passes ``backend=`` to :func:`bm3d_denoise` ("auto", "torch", "fused", "reference"):
 quality mode uses the first, speed mode times each and prints its max |difference| to the first.
@@ -256,6 +258,49 @@ def speed(args: argparse.Namespace, device: torch.device) -> None:
             print(f"  {'reference':14} {label:14} (CPU)      : {t * 1000:9.1f} ms")
 
 
+SIZES = {"1080rgb": (3, 1080, 1920), "1440rgb": (3, 1440, 2560), "4krgb": (3, 2160, 3840)}
+
+
+def _parse_size(label: str) -> tuple[int, int, int]:
+    """``512gray`` / ``256rgb`` / ``1080rgb`` / ``4krgb`` as (channels, height, width)."""
+    if label in SIZES:
+        return SIZES[label]
+    for kind, c in (("gray", 1), ("rgb", 3)):
+        if label.endswith(kind) and label[: -len(kind)].isdigit():
+            side = int(label[: -len(kind)])
+            return c, side, side
+    raise SystemExit(f"--sizes: unknown size {label!r} (e.g. 512gray, 256rgb, 1080rgb, 4krgb)")
+
+
+def sizes(args: argparse.Namespace, device: torch.device) -> None:
+    """Per size: the first call's time (in this process: kernel builds, cuFFT plans, the device
+    constants), the median of ``--repeat`` warm calls, the peak memory (CUDA) and, on the CPU, the
+    reference package on the same noisy image and the ratio t_ref / t_ours (> 1: ours faster)."""
+    cuda = device.type == "cuda"
+    ref = device.type == "cpu" and not args.no_reference and common.have_modules("bm3d")
+    print(f"device {device} ({common.device_name(device)}); threads {torch.get_num_threads()}; profile "
+          f"{args.profile}; sigma 25; median of {args.repeat}")
+    print(f"{'size':<10}{'first ms':>11}{'median ms':>11}{'peak GiB':>10}{'PSNR':>8}"
+          + (f"{'ref ms':>11}{'ref PSNR':>10}{'ratio':>8}" if ref else ""))
+    for label in args.sizes.split(","):
+        c, h, w = _parse_size(label.strip())
+        clean = _speed_image(c, h, w)
+        z = common.add_noise(clean, 25, seed=0).to(device)
+        kw = {"sigma": 25 / 255, "profile": args.profile, **_backend_kw(args.backends[0] if args.backends else None)}
+        if cuda:
+            torch.cuda.empty_cache()
+            torch.cuda.reset_peak_memory_stats(device)
+        y, first = common.timed(lambda z=z, kw=kw: bm3d_denoise(z, **kw), device=device)
+        t = common.time_repeats(lambda z=z, kw=kw: bm3d_denoise(z, **kw), device, args.repeat, warmup=0)
+        peak = torch.cuda.max_memory_allocated(device) / 2**30 if cuda else float("nan")
+        line = f"{label:<10}{first * 1e3:>11.1f}{t.median_ms:>11.1f}{peak:>10.2f}{common.psnr(y.cpu(), clean):>8.2f}"
+        if ref:
+            r, tr = common.timed(_reference, z.cpu(), 25 / 255, args.profile)
+            rp = common.psnr(_as_nchw(r, c).float().clamp(0, 1), clean)
+            line += f"{tr * 1e3:>11.1f}{rp:>10.2f}{tr / t.median:>8.2f}"
+        print(line, flush=True)
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--sets", nargs="+", default=["Set12", "CBSD68"])
@@ -271,6 +316,8 @@ def main() -> None:
     p.add_argument("--speed", action="store_true", help="time gray 512x512 and 1080p RGB instead")
     p.add_argument("--size", type=int, nargs=2, metavar=("H", "W"), help="with --speed: this size for every case")
     p.add_argument("--repeat", type=int, default=5)
+    p.add_argument("--sizes", help="comma-separated sizes (512gray,1080rgb,4krgb,256rgb...): first call, median, "
+                   "peak memory; on the CPU also the reference and the ratio")
     p.add_argument("--profiler", action="store_true", help="with --speed: torch.profiler tables of one call")
     p.add_argument("--profiler-rows", type=int, default=30, help="rows per profiler table")
     p.add_argument("--reference-speed", action="store_true", help="with --speed: also time the reference (gray)")
@@ -284,7 +331,12 @@ def main() -> None:
     common.set_threads(args.threads)
     device = common.get_device(args.device)
     with torch.inference_mode():
-        speed(args, device) if args.speed else quality(args, device)
+        if args.sizes:
+            sizes(args, device)
+        elif args.speed:
+            speed(args, device)
+        else:
+            quality(args, device)
 
 
 if __name__ == "__main__":

@@ -21,11 +21,19 @@ x all 8 kernels. Times are per image, warmed up, synchronised on CUDA; ratio = t
     python bench/bench_bm3d_deblur.py                              # quick subset, CPU
     python bench/bench_bm3d_deblur.py --device cuda --full --no-reference
     python bench/bench_bm3d_deblur.py --device cuda --full --sigmas 2.55 7.65
+    python bench/bench_bm3d_deblur.py --device cuda --speed             # 1080p, 1440p, 4K RGB: time, peak memory
+    python bench/bench_bm3d_deblur.py --device cpu --speed --sizes 256rgb 512rgb
+
+``--speed``: BM3D Deblur alone on RGB images (a CBSD68 image tiled to the size, Levin kernel 1, sigma
+2.55), ``--sizes`` among 1080rgb, 1440rgb, 4krgb (default: all three) or ``<side>rgb`` / ``<side>gray``:
+the first call's time, the median of ``--repeat`` warm calls and the peak memory
+(``torch.cuda.max_memory_allocated`` on CUDA; not measured on the CPU).
 """
 
 from __future__ import annotations
 
 import argparse
+import functools
 
 import common
 import numpy as np
@@ -39,6 +47,44 @@ QUICK_IMAGES = ["01", "05", "07"]
 QUICK_KERNELS = [0, 3]
 
 
+SPEED_SIZES = {"1080rgb": (3, 1080, 1920), "1440rgb": (3, 1440, 2560), "4krgb": (3, 2160, 3840)}
+
+
+def _size(label: str) -> tuple[int, int, int]:
+    if label in SPEED_SIZES:
+        return SPEED_SIZES[label]
+    for kind, c in (("gray", 1), ("rgb", 3)):
+        if label.endswith(kind) and label[: -len(kind)].isdigit():
+            return c, int(label[: -len(kind)]), int(label[: -len(kind)])
+    raise SystemExit(f"--sizes: unknown size {label!r} (1080rgb, 1440rgb, 4krgb, <side>rgb, <side>gray)")
+
+
+def speed(args: argparse.Namespace, dev: str) -> None:
+    """Time and peak memory of BM3D Deblur on large images."""
+    import torch
+
+    kernel = common.levin_kernels()[0]
+    psf = PSF.from_array(kernel)
+    print(f"device {dev} ({common.device_name(dev)}), profile {args.profile}, Levin kernel 1, sigma 2.55")
+    print(f"{'size':<10}{'first s':>10}{'median s':>10}{'peak GiB':>10}{'PSNR':>8}")
+    for label in args.sizes:
+        c, h, w = _size(label)
+        src = common.load_image(common.image_paths("CBSD68" if c == 3 else "Set12")[0], gray=c == 1)
+        reps = (h + src.shape[-2] - 1) // src.shape[-2], (w + src.shape[-1] - 1) // src.shape[-1]
+        clean = src.repeat(1, 1, *reps)[:, :, :h, :w].contiguous()
+        y = common.blur_and_noise(clean, kernel, seed=0, sigma255=2.55).to(dev)
+        common.sync(dev)
+        if dev == "cuda":
+            torch.cuda.empty_cache()
+            torch.cuda.reset_peak_memory_stats()
+        run = functools.partial(bm3d_deblur, y, psf, profile=args.profile)
+        out, first = common.timed(run, device=dev)
+        t = common.time_repeats(run, dev, args.repeat, 0)
+        peak = torch.cuda.max_memory_allocated() / 2**30 if dev == "cuda" else float("nan")
+        print(f"{label:<10}{first:>10.3f}{t.median:>10.3f}{peak:>10.2f}{common.psnr(out, clean):>8.2f}", flush=True)
+        del out, y, run
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     common.add_device_argument(parser)
@@ -49,10 +95,16 @@ def main() -> None:
     parser.add_argument("--images", nargs="+", help="Set12 stems to use instead (e.g. 01 05)")
     parser.add_argument("--kernels", type=int, nargs="+", help="Levin kernel indices 0-7 to use instead")
     parser.add_argument("--crop", type=int, default=0, help="top-left crop side of every image (0 = whole image)")
+    parser.add_argument("--speed", action="store_true", help="time and peak memory at 1080p, 1440p, 4K RGB")
+    parser.add_argument("--sizes", nargs="+", default=list(SPEED_SIZES), help="with --speed: 1080rgb 1440rgb 4krgb ...")
+    parser.add_argument("--repeat", type=int, default=3, help="with --speed: timed calls after the first")
     common.add_threads_argument(parser)
     args = parser.parse_args()
     common.set_threads(args.threads)
     dev = common.get_device(args.device).type
+    if args.speed:
+        speed(args, dev)
+        return
 
     names = args.images or (None if args.full else QUICK_IMAGES)
     paths = [p for p in common.image_paths("Set12") if names is None or p.stem in names]

@@ -104,6 +104,26 @@ def sk_best(kind: str, noisy: torch.Tensor, kernel: np.ndarray, clean: torch.Ten
     return max(scores), time.perf_counter() - t0, best
 
 
+SPEED_SIZES = {"512": (512, 512), "1080p": (1080, 1920), "4k": (2160, 3840)}
+
+
+def rl_speed(device: str, sizes: list[str], repeat: int) -> None:
+    """Time Richardson–Lucy with the node's defaults (100 iterations, automatic TV, acceleration, unseen edges,
+    Wiener start; sigma estimated) on one RGB image per size, Levin kernel 1 (index 0, 19x19 after cropping)."""
+    kernel = common.levin_kernels()[0]
+    psf = PSF.from_array(kernel)
+    print(f"Richardson–Lucy node defaults, RGB, Levin kernel 1 {kernel.shape}, device {device}:")
+    for name in sizes:
+        h, w = SPEED_SIZES[name]
+        gen = torch.Generator().manual_seed(0)
+        x = torch.rand(1, 3, h // 8 + 1, w // 8 + 1, generator=gen)
+        x = torch.nn.functional.interpolate(x, size=(h, w), mode="bilinear", align_corners=False)
+        x = (x + 0.01 * torch.randn(x.shape, generator=gen)).clamp(0, 1).to(device)
+        timing = common.time_repeats(lambda x=x: richardson_lucy(x, psf), device=device, repeat=repeat)
+        print(f"  {name:6s} {h}x{w}: median {timing.median_ms:.1f} ms, best {1000 * timing.best:.1f} ms "
+              f"({len(timing.times)} runs)", flush=True)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     common.add_device_argument(ap, help="where our methods run")
@@ -117,10 +137,18 @@ def main() -> None:
     ap.add_argument("--padded-reference", action="store_true", help="also run the reference on a padded image")
     ap.add_argument("--per-kernel", action="store_true", help="one row per kernel too")
     ap.add_argument("--crop", type=int, default=0, help="top-left crop side of every image (0 = whole image)")
+    ap.add_argument("--speed-sizes", nargs="*", default=["1080p", "4k"], choices=sorted(SPEED_SIZES),
+                    help="RL node-default timing sizes (RGB); give none to skip")
+    ap.add_argument("--speed-only", action="store_true", help="only the RL timing at --speed-sizes")
+    ap.add_argument("--repeat", type=int, default=3, help="timed repeats of the RL timing")
     common.add_threads_argument(ap)
     args = ap.parse_args()
     common.get_device(args.device)
     common.set_threads(args.threads)
+    if args.speed_sizes:
+        rl_speed(args.device, args.speed_sizes, args.repeat)
+    if args.speed_only:
+        return
 
     paths = common.image_paths("Set12")
     if args.images:

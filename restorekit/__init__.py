@@ -67,6 +67,7 @@ _EXPORTS = {
     "deep_image_prior": ".learned.dip",
     "load_model": ".models.loader",
     "restore_with_model": ".models.restore",
+    "builtin_denoise": ".models.builtin",
     "restore_pipeline": ".pipelines.restore",
     "smart_restore": ".pipelines.smart",
     "psnr": ".quality.metrics",

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from .errors import InvalidParameterError
+from .errors import AlgorithmError, InvalidParameterError
 from .kinds import KINDS, format_number, kind_of
 
 if TYPE_CHECKING:
@@ -177,7 +177,7 @@ class Operation:
         kwargs = {self.bind.get(name, name): value for name, value in values.items()}
         if "progress" in inspect.signature(self.func).parameters:
             kwargs["progress"] = progress
-        result = self.func(**kwargs)
+        result = _call_reporting_oom(self, kwargs)
         if isinstance(result, dict):
             missing = [o.name for o in self.outputs if o.name not in result]
             if missing:
@@ -188,6 +188,38 @@ class Operation:
         if not isinstance(result, tuple) or len(result) != len(self.outputs):
             raise TypeError(f"operation {self.name!r} returned {type(result).__name__}, expected {len(self.outputs)} outputs")
         return result
+
+
+def _call_reporting_oom(op: Operation, kwargs: dict[str, Any]) -> Any:
+    """``op.func(**kwargs)``; an out-of-memory error escaping it becomes one :class:`AlgorithmError` saying
+    what ran out, on which image size, and how to fix it (the nodes, the CLI and ``run`` all come here)."""
+    try:
+        return op.func(**kwargs)
+    except (RuntimeError, MemoryError) as error:
+        from .tiling import is_out_of_memory
+
+        if not (is_out_of_memory(error) or isinstance(error, MemoryError)):
+            raise
+        first = str(error).splitlines()[0] if str(error) else type(error).__name__
+        gpu = not isinstance(error, MemoryError)
+    # Outside the except block, so the traceback's frames (and the tensors they hold) are released first.
+    import torch
+
+    if gpu and torch.cuda.is_available():
+        torch.cuda.empty_cache()
+    images = [v for v in kwargs.values() if isinstance(v, torch.Tensor) and v.dim() == 4]
+    size = (
+        f"{images[0].shape[0]} image(s) of {images[0].shape[-1]}x{images[0].shape[-2]} px, "
+        f"{images[0].shape[1]} channel(s), on {images[0].device}" if images else "its inputs"
+    )
+    where = "GPU" if gpu else "CPU (system)"
+    raise AlgorithmError(
+        op.display_name,
+        f"ran out of {where} memory on {size} ({first}).",
+        "use a smaller image or fewer images at once, a smaller tile where the node has one, free memory (close "
+        "other programs or models using the GPU), or run on the CPU"
+        + (" (ComfyUI: --cpu)." if gpu else "."),
+    ) from None
 
 
 OPERATIONS: dict[str, Operation] = {}

@@ -6,10 +6,11 @@ are offered as well, shown with an ``upscale_models/`` prefix. The ``restorekit`
 to the core (:func:`restorekit.models.folders.set_model_dirs`), so its default download folder is
 ComfyUI's. Without ComfyUI, a model file name is taken as a path.
 
-When no weights file is found, the node's combo offers :data:`NO_MODEL_FILES` instead of nothing:
+The combo always starts with :data:`BUILTIN_CHOICE`, the denoiser shipped with restorekit. (Before it
+existed, when no weights file was found, the combo offered :data:`NO_MODEL_FILES` instead of nothing:
 ComfyUI's front end sends no value for an empty combo, and the server then answers with its
-generic "Required input is missing" before the node runs. With the placeholder the node runs and
-:func:`resolve_model_file` raises an error that says where to put files and how to get them.
+generic "Required input is missing" before the node runs; a workflow saved with that value still gets
+the error of :func:`resolve_model_file`, which says where to put files and how to get them.)
 """
 
 from __future__ import annotations
@@ -28,6 +29,8 @@ UPSCALE_FOLDER = "upscale_models"
 WEIGHT_EXTENSIONS = {".pth", ".pt", ".ckpt", ".safetensors", ".sft"}
 NO_MODEL_FILES = "(no weights files found)"
 """The only option of the model combo while no weights file is found (never a real file name)."""
+BUILTIN_CHOICE = "restorekit built-in denoiser"
+"""The first option of the model combo: the weights shipped with restorekit (load_model knows the name)."""
 
 _creation_tried: set[str] = set()
 
@@ -80,13 +83,14 @@ def _file_names(fp) -> list[str]:
 def model_file_choices() -> list[str]:
     """The weights files a user can pick in the Load Restoration Model node.
 
-    Outside ComfyUI: empty. Inside ComfyUI with no file found: ``[NO_MODEL_FILES]``.
+    Outside ComfyUI: empty. Inside ComfyUI: :data:`BUILTIN_CHOICE` first, then the files found, so the
+    model nodes work with no file at all.
     """
     fp = _folder_paths()
     if fp is None:
         return []
     register_model_folder()
-    return _file_names(fp) or [NO_MODEL_FILES]
+    return [BUILTIN_CHOICE, *_file_names(fp)]
 
 
 def searched_folders() -> list[str]:
@@ -137,7 +141,7 @@ def resolve_model_file(name: str) -> str:
     to fetch weights.
     """
     fp = _folder_paths()
-    if fp is None or not isinstance(name, str):
+    if fp is None or not isinstance(name, str) or name == BUILTIN_CHOICE:
         return name
     register_model_folder()
     if not name.strip() or name == NO_MODEL_FILES:

@@ -17,6 +17,7 @@ SEARCH_ALIASES: dict[str, tuple[str, ...]] = {
     "RK_NonLocalMeans": ("nlm", "non-local means", "nl-means", "patch denoise", "denoise"),
     "RK_WaveletDenoise": ("wavelet", "bayesshrink", "visushrink", "sureshrink", "wavelet shrinkage", "denoise"),
     "RK_DeepImagePrior": ("dip", "deep image prior", "untrained network", "denoise"),
+    "RK_BuiltinDenoiser": ("built-in denoiser", "offline denoise", "neural denoise", "ai denoise", "unet", "denoise"),
     "RK_Noise2Void": ("n2v", "noise2void", "blind spot", "self-supervised denoise", "microscopy"),
     "RK_EstimateNoise": ("noise level", "noise sigma", "noise estimate", "mad", "measure noise"),
     # deblur

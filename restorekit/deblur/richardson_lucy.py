@@ -263,40 +263,45 @@ def iterate_richardson_lucy(
         tv_eps = torch.clamp(torch.as_tensor(lam, device=device) * _TV_EPS_PER_WEIGHT, min=_TV_EPS)
 
     def step(v: torch.Tensor) -> torch.Tensor:
-        model = blur(v).clamp_min(_TINY)
-        ratio = data / model
+        model = blur(v).clamp_min_(_TINY)
+        ratio = data / model  # 0 outside the observed pixels (data is 0 there): no separate masking pass
         if threshold is not None:
             fit = (((data - model) / threshold) ** 2).clamp(max=1.0)
             n = _DAMPING_POWER
             ratio = 1 + fit ** (n - 1) * (n - (n - 1) * fit) * (ratio - 1)
-        if mask is not None:
-            ratio = ratio * mask
-        new = v * spread(ratio)
+            if mask is not None:
+                ratio = ratio * mask
+        new = spread(ratio).mul_(v)
         denom = norm
         if lam is not None:
             tv = (1 - lam * _tv_divergence(v, tv_eps)).clamp_min(0.05)
             denom = tv if denom is None else denom * tv
         if denom is not None:
-            new = new / denom
-        new = new.clamp_min(0)
+            new.div_(denom)
+        new.clamp_min_(0)
         if active is not None:
             new = torch.where(active, new, v)
         return new
 
-    def inner(p: torch.Tensor, q: torch.Tensor) -> torch.Tensor:
-        prod = p * q if active is None else p * q * active
-        return prod.sum(dim=(-2, -1))
+    def masked(p: torch.Tensor) -> torch.Tensor:
+        return p if active is None else p * active
 
+    # Biggs-Andrews needs <g1, g2> and <g2, g2>; g2 is the previous g1, so its masked copy and its squared norm
+    # are carried over from the previous iteration instead of being recomputed (same values).
     yield u[..., top : top + h, left : left + w]
-    prev = g1 = g2 = None
+    prev = g1 = g1m = g2m = g2sq = None
     while True:
         v = u
-        if acceleration and prev is not None and g1 is not None and g2 is not None:
-            alpha = (inner(g1, g2) / inner(g2, g2).clamp_min(1e-20)).clamp(0.0, _ALPHA_MAX)
-            v = (u + alpha[..., None, None] * (u - prev)).clamp_min(0)
+        if acceleration and prev is not None and g2m is not None:
+            g1m = masked(g1)
+            alpha = ((g1m * g2m).sum(dim=(-2, -1)) / g2sq.clamp_min(1e-20)).clamp(0.0, _ALPHA_MAX)
+            v = torch.addcmul(u, alpha[..., None, None], u - prev).clamp_min_(0)
         new = step(v)
         if acceleration:
-            g2, g1 = g1, new - v
+            if g1 is not None:
+                g2m = g1m if g1m is not None else masked(g1)
+                g2sq = (g2m * g1).sum(dim=(-2, -1))
+            g1, g1m = new - v, None
             prev = u
         u = new
         yield u[..., top : top + h, left : left + w]

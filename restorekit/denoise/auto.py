@@ -4,7 +4,7 @@ Each image of the batch is analysed with :func:`restorekit.quality.noise_analysi
 and gets a method by the rule below; images that chose the same method and settings are
 denoised together. Methods are used only when importable: wavelet
 (:mod:`restorekit.denoise.wavelet`) and NLM (:mod:`restorekit.denoise.nlm`) always, BM3D
-(``restorekit.denoise.bm3d``), Noise2Void (``restorekit.learned.n2v``) and Deep Image Prior
+(``restorekit.denoise.bm3d``), the built-in denoiser (when its weights are installed), Noise2Void (``restorekit.learned.n2v``) and Deep Image Prior
 (``restorekit.learned.dip``) where present.
 
 Decision rule (``method="auto"``), by the analysis' main finding:
@@ -30,7 +30,13 @@ Decision rule (``method="auto"``), by the analysis' main finding:
   in that domain (BM3D / NLM; wavelet for ``fast``) and the closed-form approximation of the exact
   unbiased inverse (Makitalo & Foi 2013) maps back. With ``prefer="quality"`` and Noise2Void present,
   N2V is used instead (it needs no noise model, only pixel independence).
-- **gaussian**: BM3D when present, else NLM (``quality``/``balanced``); wavelet SureShrink for ``fast``.
+- **gaussian**: the built-in denoiser (:mod:`restorekit.models.builtin`) at the estimated sigma when its
+  weights are installed (for ``fast`` only on a GPU); otherwise BM3D when present, else NLM
+  (``quality``/``balanced``); wavelet SureShrink for ``fast``.
+
+The built-in denoiser also replaces BM3D/NLM as the Gaussian denoiser in the Anscombe domain of the
+**poisson_gaussian** branch when its weights are installed. It is not used for correlated noise or JPEG
+blocking, which it was not trained on.
 
 ``method`` other than ``"auto"`` forces that denoiser for every image (with the analysis' sigma;
 the total std for correlated noise); the report still states the analysis.
@@ -48,7 +54,7 @@ from ..image import check_image
 from ..progress import ProgressCallback, report, scaled
 from ..quality.noise_analysis import NoiseAnalysis, analyse_noise, estimate_noise_psd
 
-METHODS = ("auto", "wavelet", "nlm", "bm3d", "n2v", "dip")
+METHODS = ("auto", "wavelet", "nlm", "bm3d", "n2v", "dip", "builtin")
 PREFER = ("quality", "balanced", "fast")
 #: sigma for JPEG artefacts = this x the excess block-boundary step (measured on Set12 q20/q50 crops).
 JPEG_SIGMA_PER_STEP = 2.0
@@ -60,12 +66,15 @@ _NAMES = {
     "bm3d": "BM3D",
     "n2v": "Noise2Void (self-supervised training)",
     "dip": "Deep Image Prior",
+    "builtin": "the built-in denoiser (restorekit's noise-conditional network)",
 }
 
 
 def available_methods() -> dict[str, bool]:
     """Which denoisers can be imported in this installation."""
-    found = {"wavelet": True, "nlm": True}
+    from ..models.builtin import builtin_weights_available
+
+    found = {"wavelet": True, "nlm": True, "builtin": builtin_weights_available()}
     for name, module, attr in (
         ("bm3d", "restorekit.denoise.bm3d", "bm3d_denoise"),
         ("n2v", "restorekit.learned.n2v", "noise2void"),
@@ -159,7 +168,7 @@ def choose(
                 None,
                 a,
             )
-        method = "wavelet" if prefer == "fast" else strong
+        method = "wavelet" if prefer == "fast" else ("builtin" if avail.get("builtin") else strong)
         return AutoChoice(
             method,
             f"signal-dependent (Poisson-Gaussian) noise, {a.signal_dependence:.0%} of the variance from the signal: "
@@ -168,6 +177,14 @@ def choose(
             1.0,
             a,
             vst=True,
+        )
+    if avail.get("builtin") and (prefer != "fast" or on_gpu):
+        return AutoChoice(
+            "builtin",
+            f"white Gaussian-like noise (sigma {a.sigma255:.2f}): the built-in network, conditioned on that sigma, "
+            "is the strongest white-noise denoiser shipped with restorekit",
+            a.sigma,
+            a,
         )
     if prefer == "fast":
         return AutoChoice(
@@ -238,6 +255,11 @@ def _run(method: str, x: torch.Tensor, sigmas: list, seed: int, progress: Progre
 
         sig = torch.tensor([max(float(s), 1e-4) for s in sigmas], device=x.device, dtype=torch.float32)
         return bm3d_denoise(x, sigma=sig, progress=progress), ""
+    if method == "builtin":
+        from ..models.builtin import builtin_denoise
+
+        sig = torch.tensor([max(float(s), 0.0) for s in sigmas], device=x.device, dtype=torch.float32).clamp(max=1.0)
+        return builtin_denoise(x, sigma=sig, progress=progress), ""
     if method == "n2v":
         from ..learned.n2v import noise2void
 
@@ -326,8 +348,9 @@ def auto_denoise(
         elif ch.psd:
             from .bm3d import bm3d_denoise
 
-            total = torch.tensor([choices[i].sigma for i in idx], device=sub.device)
-            psd = estimate_noise_psd(sub, total_sigma=total)
+            # named apart from ``total`` (the progress total), which this used to overwrite
+            total_sigma = torch.tensor([choices[i].sigma for i in idx], device=sub.device)
+            psd = estimate_noise_psd(sub, total_sigma=total_sigma)
             res, note = bm3d_denoise(sub, noise_psd=psd, progress=sub_progress), ""
         else:
             res, note = _run(ch.method, sub, [choices[i].sigma for i in idx], seed, sub_progress)

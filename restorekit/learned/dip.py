@@ -346,8 +346,10 @@ def _fit_one(
             if trace is not None:
                 trace(it, x, ema, var)
 
+        # Progress every iteration (an interruption must land within 0.5 s); the stop check, which
+        # syncs with the device, only every CHECK_EVERY iterations.
+        report(progress, it, s.iterations)
         if it % CHECK_EVERY == 0 or it == s.iterations:
-            report(progress, it, s.iterations)
             if s.early_stop and it >= s.min_iterations:
                 if variance_rule:
                     if best_img is not None and it - int(best_it) >= s.patience:

@@ -353,6 +353,8 @@ def _run(x: torch.Tensor, *, steps: int, patch_size: int, patches_per_step: int,
     # the U-Net's receptive radius is about 6 * 2**depth pixels; the blend keeps a quarter of the overlap exact
     radius = 6 * 2**depth
 
+    at = {"image": 0}
+
     def apply(t: torch.Tensor) -> torch.Tensor:
         transforms = [(k, flip) for k in range(4) for flip in (False, True)] if self_ensemble else [(0, False)]
         acc = None
@@ -364,6 +366,9 @@ def _run(x: torch.Tensor, *, steps: int, patch_size: int, patches_per_step: int,
             y = y.flip(-1) if flip else y
             y = y.rot90(-k, (-2, -1))
             acc = y if acc is None else acc + y
+            # re-report the current position after every pass: a whole image's 8 passes take seconds on a CPU,
+            # and the callback is where an interruption (ComfyUI's Cancel) is raised
+            report(progress, steps + at["image"], total)
         return acc / len(transforms)
 
     def infer(side: int) -> torch.Tensor:
@@ -372,6 +377,7 @@ def _run(x: torch.Tensor, *, steps: int, patch_size: int, patches_per_step: int,
         overlap = min(4 * radius, max(0, side // 4)) if side > 0 else 0
         parts = []
         for i in range(b):
+            at["image"] = i
             sub = scaled(progress, steps + i, 1, total)
             parts.append(tiled_apply(apply, norm[i : i + 1].detach(), tile=side, overlap=overlap,
                                      multiple_of=net.multiple, progress=sub))

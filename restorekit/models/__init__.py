@@ -5,6 +5,15 @@ of the host application (e.g. the ComfyUI pack) are set with :func:`set_model_di
 :mod:`restorekit.models.folders`.
 """
 
+from .builtin import (
+    BUILTIN_MODEL_NAME,
+    ENV_BUILTIN_WEIGHTS,
+    builtin_denoise,
+    builtin_weights_available,
+    builtin_weights_path,
+    load_builtin_denoiser,
+    save_builtin_weights,
+)
 from .folders import default_model_dir, model_dirs, set_model_dirs
 from .loader import (
     SUPPORTED_EXTENSIONS,
@@ -15,7 +24,14 @@ from .loader import (
 )
 
 __all__ = [
+    "BUILTIN_MODEL_NAME",
+    "ENV_BUILTIN_WEIGHTS",
     "SUPPORTED_EXTENSIONS",
+    "builtin_denoise",
+    "builtin_weights_available",
+    "builtin_weights_path",
+    "load_builtin_denoiser",
+    "save_builtin_weights",
     "RestorationModel",
     "default_model_dir",
     "load_model",

@@ -20,7 +20,9 @@ value per image, or a per-pixel map [b,1,h,w] (full resolution, reduced to the h
 by the root-mean-square over each 2x2 block) or [b,1,ceil(h/2),ceil(w/2)].
 
 :func:`register` adds these to ``spandrel.MAIN_REGISTRY`` (detected before spandrel's DnCNN, whose key
-pattern the KAIR FFDNet layout also matches) and installs ``spandrel_extra_arches`` when importable.
+pattern the KAIR FFDNet layout also matches), restorekit's own built-in denoiser
+(:class:`restorekit.models.builtin_net.BuiltinDenoiserNet`, detected by its ``head``/``downs``/``ups``/
+``body``/``tail`` keys with a 4-channel head: image + noise map) and installs ``spandrel_extra_arches`` when importable.
 It is idempotent and called by the loader; nothing happens at import.
 """
 
@@ -34,7 +36,10 @@ from spandrel import Architecture, ArchSupport, ImageModelDescriptor, SizeRequir
 from spandrel.util import get_seq_len
 from torch import Tensor, nn
 
-__all__ = ["FFDNet", "FFDNetArch", "FFDNetIPOL", "FFDNetIPOLArch", "register", "registered_extra_arches"]
+__all__ = [
+    "BUILTIN_ARCH_ID", "BuiltinDenoiserArch", "FFDNet", "FFDNetArch", "FFDNetIPOL", "FFDNetIPOLArch", "register",
+    "registered_extra_arches",
+]
 
 log = logging.getLogger(__name__)
 
@@ -272,6 +277,80 @@ class FFDNetIPOLArch(Architecture[FFDNetIPOL]):
 
 
 # ----------------------------------------------------------------------------------------------
+# restorekit's built-in denoiser
+# ----------------------------------------------------------------------------------------------
+
+BUILTIN_ARCH_ID = "RestorekitBuiltin"
+"""spandrel id of :class:`~restorekit.models.builtin_net.BuiltinDenoiserNet`."""
+
+
+def _seq_count(state_dict: StateDict, prefix: str) -> int:
+    """Number of consecutive modules ``prefix.0``, ``prefix.1``, ... with keys in ``state_dict``."""
+    n = 0
+    while any(k.startswith(f"{prefix}.{n}.") for k in state_dict):
+        n += 1
+    return n
+
+
+def _builtin_config(state_dict: StateDict) -> dict:
+    """widths / blocks / body_blocks of a BuiltinDenoiserNet state dict (KeyError/ValueError if not one)."""
+    levels = _seq_count(state_dict, "downs")
+    if levels < 1:
+        raise ValueError("no down-sampling convolutions")
+    widths = [int(state_dict["downs.0.weight"].shape[1])]
+    widths += [int(state_dict[f"downs.{i}.weight"].shape[0]) for i in range(levels)]
+    blocks = [_seq_count(state_dict, f"encoders.{i}") for i in range(levels)]
+    return {"widths": tuple(widths), "blocks": tuple(blocks), "body_blocks": _seq_count(state_dict, "body")}
+
+
+def _detect_builtin(state_dict: StateDict) -> bool:
+    """The built-in denoiser: head conv 4 -> w0 (RGB + noise map), tail conv w0 -> 3, U-Net downs/ups/body."""
+    try:
+        head, tail = state_dict.get("head.weight"), state_dict.get("tail.weight")
+        if head is None or tail is None or head.dim() != 4 or tail.dim() != 4:
+            return False
+        if int(head.shape[1]) != 4 or int(tail.shape[0]) != 3 or int(tail.shape[1]) != int(head.shape[0]):
+            return False
+        return all(k in state_dict for k in ("downs.0.weight", "ups.0.weight", "body.0.conv1.weight",
+                                               "encoders.0.0.conv1.weight", "decoders.0.0.conv1.weight"))
+    except Exception:  # a detector must never raise
+        return False
+
+
+class BuiltinDenoiserArch(Architecture[nn.Module]):
+    """spandrel Architecture for restorekit's built-in denoiser (noise-conditional slim U-Net, RGB)."""
+
+    def __init__(self) -> None:
+        super().__init__(id=BUILTIN_ARCH_ID, name="restorekit built-in denoiser", detect=_detect_builtin)
+
+    def load(self, state_dict: StateDict) -> ImageModelDescriptor[nn.Module]:
+        from .builtin_net import BuiltinDenoiserNet
+
+        cfg = _builtin_config(state_dict)
+        model = BuiltinDenoiserNet(**cfg)
+        model.load_state_dict(state_dict, strict=True)
+
+        def call(model: nn.Module, image: Tensor) -> Tensor:
+            return model(image, image.new_full((image.shape[0], 1, 1, 1), FFDNET_DEFAULT_SIGMA))
+
+        params = sum(p.numel() for p in model.parameters())
+        return ImageModelDescriptor(
+            model,
+            state_dict,
+            architecture=self,
+            purpose="Restoration",
+            tags=["x".join(str(w) for w in cfg["widths"]), f"{params / 1e6:.1f}M"],
+            supports_half=True,
+            supports_bfloat16=True,
+            scale=1,
+            input_channels=3,
+            output_channels=3,
+            size_requirements=SizeRequirements(),  # the network pads to its multiple itself
+            call_fn=call,
+        )
+
+
+# ----------------------------------------------------------------------------------------------
 # registration
 # ----------------------------------------------------------------------------------------------
 
@@ -292,6 +371,7 @@ def register() -> None:
     MAIN_REGISTRY.add(
         ArchSupport.from_architecture(FFDNetArch(), before=("DnCNN",)),
         ArchSupport.from_architecture(FFDNetIPOLArch()),
+        ArchSupport.from_architecture(BuiltinDenoiserArch(), before=("DnCNN",)),
         ignore_duplicates=True,
     )
     try:

@@ -12,6 +12,7 @@ DRUNet          one extra input channel, the sigma map, after the image      15/
 DnCNN (FDnCNN)  one extra input channel, the sigma map, after the image      15/255
 FFDNet (KAIR)   sigma map on the half-resolution grid (RMS over 2x2 blocks)   15/255
 FFDNetIPOL      same, one map per image channel                              15/255
+built-in        ``forward(x, sigma_map)`` of restorekit's own U-Net           15/255
 ==============  ==========================================================  ===============
 
 Plain DnCNN, SCUNet, NAFNet, SwinIR, Restormer, ESRGAN and the other spandrel architectures are not
@@ -90,6 +91,9 @@ _ADAPTERS: dict[str, Callable[[Any], NoiseAdapter | None]] = {
     "DnCNN": _dncnn,
     "FFDNet": _ffdnet_family,
     "FFDNetIPOL": _ffdnet_family,
+    "RestorekitBuiltin": lambda d: NoiseAdapter(
+        "RestorekitBuiltin", DEFAULT_SIGMA, _ffdnet, "sigma map as the second argument of forward"
+    ),
 }
 
 

@@ -47,6 +47,8 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 SUPPORTED_EXTENSIONS = (".pth", ".pt", ".ckpt", ".safetensors")
+BUILTIN_NAMES = ("restorekit built-in denoiser", "builtin")
+"""Names :func:`load_model` takes for the built-in denoiser (see :mod:`restorekit.models.builtin`)."""
 
 PURPOSES = ("denoise", "restore", "sr", "face")
 """Purposes a loaded model can have. ``denoise``: the architecture is a denoiser (DnCNN/FDnCNN, FFDNet,
@@ -54,7 +56,7 @@ DRUNet, SCUNet); ``restore``: another image-to-image restoration network at scal
 SwinIR-denoise/JPEG, 1x ESRGAN, ...: its weights decide the task); ``sr``: super-resolution (scale > 1);
 ``face``: face restoration (GFPGAN, CodeFormer, RestoreFormer). Inpainting models are refused."""
 
-_DENOISER_ARCHS = {"DnCNN", "FFDNet", "FFDNetIPOL", "DRUNet", "SCUNet"}
+_DENOISER_ARCHS = {"DnCNN", "FFDNet", "FFDNetIPOL", "DRUNet", "SCUNet", "RestorekitBuiltin"}
 _TILING = {1: "supported", 2: "discouraged", 3: "internal"}
 
 
@@ -534,9 +536,14 @@ def load_model(
     """Load a weights file (.pth, .pt, .ckpt, .safetensors) into a :class:`RestorationModel`.
 
     path: a file path; a relative path is also looked up in ``search_dirs`` (e.g. ComfyUI's model
-    folders). device: where the weights go. Raises ModelLoadError for a missing, unreadable or unsafe
+    folders). ``"restorekit built-in denoiser"`` (or ``"builtin"``) loads the weights shipped with
+    restorekit (:mod:`restorekit.models.builtin`). device: where the weights go. Raises ModelLoadError for a missing, unreadable or unsafe
     file, an unknown architecture, an inpainting model, or weights that do not cover the network.
     """
+    if isinstance(path, str) and path.strip() in BUILTIN_NAMES:
+        from .builtin import load_builtin_denoiser
+
+        return load_builtin_denoiser(device=device, cache=False)
     p = resolve_model_path(path, search_dirs)
     state_dict = load_state_dict(p)
     model = model_from_state_dict(state_dict, name=p.stem, path=p, device=device)

@@ -296,8 +296,9 @@ def _noise_levels(
 
 
 #: Sizes some architectures pad to internally (so their spandrel size multiple is 1) and whose window grid or
-#: down-sampling phase must line up between tiles: SCUNet pads to 64, FFDNet works on 2x2 sub-images.
-_INTERNAL_MULTIPLE = {"SCUNet": 64, "FFDNet": 2, "FFDNetIPOL": 2}
+#: down-sampling phase must line up between tiles: SCUNet pads to 64, FFDNet works on 2x2 sub-images, the
+#: built-in denoiser's U-Net halves the resolution three times.
+_INTERNAL_MULTIPLE = {"SCUNet": 64, "FFDNet": 2, "FFDNetIPOL": 2, "RestorekitBuiltin": 8}
 
 
 def tile_alignment(model: Any) -> int:

@@ -26,12 +26,12 @@ from .measures import measure
 from .stages import STAGES, StageRecord, image_summary, parse_overrides, records_details, records_table, run_recorded
 
 PRESETS = ("conservative", "balanced", "strong", "maximum")
-DENOISE_METHODS = ("auto", "wavelet", "bm3d", "nlm", "tv", "model")
+DENOISE_METHODS = ("auto", "wavelet", "bm3d", "nlm", "tv", "model", "builtin")
 DEBLUR_METHODS = ("wiener", "richardson_lucy", "bm3d")
 CONTRAST_METHODS = ("clahe", "auto_clahe", "retinex", "stretch")
 
 DENOISE_OPS = {"wavelet": "wavelet_denoise", "bm3d": "bm3d_denoise", "nlm": "nlm_denoise", "tv": "tv_denoise",
-               "model": "restore_with_model"}
+               "model": "restore_with_model", "builtin": "builtin_denoiser"}
 DEBLUR_OPS = {"wiener": "wiener_deconvolution", "richardson_lucy": "richardson_lucy", "bm3d": "bm3d_deblur"}
 CONTRAST_OPS = {"clahe": "clahe", "auto_clahe": "auto_clahe", "retinex": "retinex", "stretch": "multiscale_detail"}
 
@@ -54,9 +54,14 @@ def stretch_values(spread: float, target: float) -> dict[str, Any]:
 
 
 def auto_denoise_method(x: torch.Tensor, model: object | None) -> str:
-    """The connected model, else BM3D on a GPU and wavelet SureShrink on the CPU (BM3D is slow there)."""
+    """The connected model, else the built-in denoiser when its weights are installed, else BM3D on a GPU and
+    wavelet SureShrink on the CPU (BM3D is slow there)."""
+    from ..models.builtin import builtin_weights_available
+
     if model is not None:
         return "model"
+    if builtin_weights_available():
+        return "builtin"
     return "bm3d" if x.device.type == "cuda" else "wavelet"
 
 
@@ -134,8 +139,8 @@ def restore_pipeline(
     Args:
         preset: conservative, balanced, strong or maximum (see the module docstring).
         denoise, deblur, contrast, color, sharpen: run the stage (off = reported as off).
-        denoise_method: auto (connected model, else BM3D on a GPU, wavelet on the CPU), wavelet, bm3d,
-            nlm, tv or model (needs ``model``).
+        denoise_method: auto (connected model, else the built-in denoiser when installed, else BM3D on a GPU,
+            wavelet on the CPU), wavelet, bm3d, nlm, tv, model (needs ``model``) or builtin.
         deblur_method: wiener, richardson_lucy or bm3d (BM3D deblurring).
         contrast_method: clahe, auto_clahe, retinex or stretch (linear stretch about the mean).
         overrides: ``stage.parameter=value`` lines in node units, applied on top of the preset.

@@ -5,7 +5,8 @@ Per image, in this order (``strength`` 0-2 scales every amount; 0 = the input un
 1. **Denoise** when :func:`restorekit.quality.noise_analysis.analyse_noise` finds white noise
    (gaussian, signal-dependent or JPEG) above :data:`NOISE_MIN` grey levels, or correlated noise
    above :data:`CORRELATED_MIN` (below that a "correlated" residual is mostly texture), at the
-   measured sigma x strength. A connected model is used for it; no model is ever loaded or
+   measured sigma x strength. A connected model is used for it, else the built-in denoiser whose weights ship
+   with restorekit (when installed); no other model is ever loaded or
    downloaded here. Film grain found by the blind grain analysis is kept when ``preserve_grain``.
 2. **Deblur** (``allow_deblur``) when the blur PSF found on the input (:mod:`.blur`) is larger
    than :data:`DEBLUR_MIN_SIGMA` px with confidence at least :data:`DEBLUR_MIN_CONFIDENCE`: Wiener
@@ -209,8 +210,8 @@ def smart_restore(
         strength: 0-2, scales every stage (1 = as measured).
         allow_deblur: may deconvolve with the estimated PSF (off = sharpen at most).
         preserve_grain: keep film grain found by the grain analysis instead of denoising it.
-        denoise_method: auto (connected model, else BM3D on a GPU, wavelet on the CPU), wavelet, bm3d,
-            nlm, tv or model.
+        denoise_method: auto (connected model, else the built-in denoiser when installed, else BM3D on a GPU,
+            wavelet on the CPU), wavelet, bm3d, nlm, tv, model or builtin.
         model: a loaded restoration model; never loaded here.
         progress: ``(done, total)`` in stages over the batch.
 
@@ -241,7 +242,8 @@ def smart_restore(
         plans.append(plan)
         report(progress, (i + 1) * len(STAGES), total)
     out = torch.cat(outs, dim=0).clamp(0.0, 1.0).to(x.dtype)
-    model_text = "a connected model" if method == "model" else f"{method} (no model connected; none is loaded)"
+    model_text = {"model": "a connected model", "builtin": "the built-in denoiser (shipped weights; no model connected)"}.get(
+        method, f"{method} (no model connected; none is loaded)")
     lines = [f"Smart Restore, strength {strength:g}: {image_summary(x)}; analysed and planned per image. Denoiser: "
              f"{model_text}. Noise in 0-255 grey levels, sharpness = Laplacian variance, contrast = RMS luma."]
     for i, plan in enumerate(plans):

@@ -95,12 +95,26 @@ def run_stage(
     from ..params import run
 
     _operation(stage, name)
+    # An exception raised by the progress callback (ComfyUI's interruption) passes through unchanged.
+    from_callback: list[BaseException] = []
+
+    def guarded(done: int, total: int) -> None:
+        try:
+            progress(done, total)
+        except BaseException as e:
+            from_callback.append(e)
+            raise
+
     start = time.perf_counter()
     try:
-        out = run(name, image=image, progress=progress, **values)["image"]
-    except RestoreError as e:
-        raise type(e)(f"{stage} stage ({name}): {e.subject}", e.problem, e.fix) from e
-    except Exception as e:  # noqa: BLE001  (any failure of the stage is reported as the stage's error)
+        out = run(name, image=image, progress=guarded if progress is not None else None, **values)["image"]
+    except BaseException as e:
+        if from_callback and e is from_callback[-1]:
+            raise
+        if isinstance(e, RestoreError):
+            raise type(e)(f"{stage} stage ({name}): {e.subject}", e.problem, e.fix) from e
+        if not isinstance(e, Exception):
+            raise
         raise AlgorithmError(
             f"{stage} stage ({name})", f"failed: {type(e).__name__}: {e}", f"turn the {stage} stage off or change its method."
         ) from e

@@ -403,3 +403,30 @@ def test_sigma_validator_rules(sigma, words):
     assert text.startswith("sigma:") and "Fix:" in text and words in text
     with pytest.raises(InvalidParameterError, match="sigma"):  # the same rule at the entry point
         bm3d_denoise(x, sigma=sigma)
+
+
+def _autocov_spectral(psd: torch.Tensor, fwd: torch.Tensor, n: int) -> torch.Tensor:
+    """The definition: IFFT2(PSD |DFT f_k|^2) at the lags -(n-1)..(n-1) (one [K, Hp, Wp] tensor)."""
+    hp, wp = psd.shape[-2:]
+    spec = torch.fft.fft2(fwd.double().reshape(n * n, n, n), s=(hp, wp)).abs() ** 2
+    full = torch.fft.ifft2(psd.double()[..., None, :, :] * spec).real
+    lags = torch.arange(-(n - 1), n)
+    return full[..., lags % hp, :][..., :, lags % wp].flatten(-2).transpose(-1, -2)
+
+
+@pytest.mark.parametrize("grid", [(8, 8), (14, 20), (15, 15), (40, 33), (97, 64)])
+@pytest.mark.parametrize("name,n", [("bior1.5", 8), ("dct", 4)])
+def test_psd_lag_covariances_match_the_spectral_definition(grid, name, n):
+    """The lag-domain computation (one FFT of the PSD, no image x K tensor) equals the definition,
+    and the variances are its lag 0."""
+    from restorekit.denoise.bm3d.transforms import coefficient_autocov_from_psd
+
+    g = torch.Generator().manual_seed(3)
+    psd = torch.rand(2, 3, *grid, generator=g, dtype=torch.float64)
+    fwd, _ = transform_2d(name, n)
+    want = _autocov_spectral(psd, fwd, n)
+    got = coefficient_autocov_from_psd(psd, fwd, n)
+    assert got.shape == (2, 3, (2 * n - 1) ** 2, n * n)
+    torch.testing.assert_close(got, want, atol=1e-12, rtol=0)
+    centre = (n - 1) * (2 * n - 1) + (n - 1)
+    torch.testing.assert_close(coefficient_variances_from_psd(psd, fwd, n), want[..., centre, :], atol=1e-12, rtol=0)

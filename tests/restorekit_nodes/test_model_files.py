@@ -76,7 +76,7 @@ def test_choices_empty_and_names_kept_without_comfy(files, monkeypatch):
 
 def test_folder_registered_and_both_folders_listed(files, fake_folder_paths, core_folders):
     choices = files.model_file_choices()
-    assert choices == ["drunet_color.pth", "upscale_models/RealESRGAN_x4plus.pth"]
+    assert choices == [files.BUILTIN_CHOICE, "drunet_color.pth", "upscale_models/RealESRGAN_x4plus.pth"]
     assert ".safetensors" in fake_folder_paths.folder_names_and_paths["restorekit"][1]
     resolved = files.resolve_model_file("upscale_models/RealESRGAN_x4plus.pth")
     assert os.path.isabs(resolved) and resolved.endswith(os.path.join("upscale_models", "RealESRGAN_x4plus.pth"))
@@ -133,8 +133,10 @@ def _assert_explains_where_and_how(message: str, tmp_path) -> None:
     assert "http" not in message
 
 
-def test_empty_folders_offer_a_placeholder_that_explains(nodes, files, empty_folder_paths, core_folders, tmp_path):
-    assert files.model_file_choices() == [files.NO_MODEL_FILES]
+def test_empty_folders_offer_the_builtin_and_explain_a_placeholder(nodes, files, empty_folder_paths, core_folders,
+                                                                   tmp_path):
+    assert files.model_file_choices() == [files.BUILTIN_CHOICE]
+    assert files.resolve_model_file(files.BUILTIN_CHOICE) == files.BUILTIN_CHOICE  # the loader knows the name
     for value in (files.NO_MODEL_FILES, "", "  "):
         with pytest.raises(_errors(nodes).InvalidParameterError) as info:
             files.resolve_model_file(value)
@@ -154,12 +156,15 @@ def test_file_not_found_explains(nodes, files, fake_folder_paths, core_folders, 
     assert files.resolve_model_file(str(existing)) == str(existing)  # a full path sent through the API
 
 
-def test_load_node_with_no_files_raises_the_clear_error(nodes, empty_folder_paths, core_folders, tmp_path):
+def test_load_node_with_no_files_offers_the_builtin_and_a_stale_placeholder_explains(
+    nodes, empty_folder_paths, core_folders, tmp_path
+):
     cls = v1_classes()["RK_LoadRestorationModel"]
     choices = cls.INPUT_TYPES()["required"]["model_name"][0]
-    assert choices == [sys.modules[nodes.__name__ + ".restorekit_nodes.model_files"].NO_MODEL_FILES]
-    with pytest.raises(_errors(nodes).InvalidParameterError) as info:
-        getattr(cls(), cls.FUNCTION)(model_name=choices[0])
+    module = sys.modules[nodes.__name__ + ".restorekit_nodes.model_files"]
+    assert choices == [module.BUILTIN_CHOICE]
+    with pytest.raises(_errors(nodes).InvalidParameterError) as info:  # a workflow saved with the old placeholder
+        getattr(cls(), cls.FUNCTION)(model_name=module.NO_MODEL_FILES)
     _assert_explains_where_and_how(str(info.value), tmp_path)
 
 

@@ -155,11 +155,15 @@ def prepare(
     color_space: str = "opp",
     noise_psd: torch.Tensor | None = None,
     pilot: torch.Tensor | None = None,
+    checked: bool = False,
 ) -> Problem:
     """Check the arguments of :func:`.dispatch.bm3d_denoise` and bring ``x`` to the filtering
-    domain. A constant PSD is white noise: it becomes the sigma path, bit for bit."""
-    check_image(x, "x")
-    check_options(profile, stage, color_space)
+    domain. A constant PSD is white noise: it becomes the sigma path, bit for bit. ``checked``: the
+    caller has already run ``check_image(x)`` and ``check_options`` (each image check waits for the
+    GPU twice: not again)."""
+    if not checked:
+        check_image(x, "x")
+        check_options(profile, stage, color_space)
     b, c, h, w = x.shape
     if pilot is not None:
         if stage == "hard":

@@ -57,8 +57,8 @@ def fused_wanted(z: torch.Tensor, params: StageParams) -> bool:
 
 
 def _run_fused(z, guide, var2d, params, tau, *, mode, basic=None, lagcov=None, lagscale=None, progress=None):
-    # the band budget of the fused stage: a quarter of the torch path's (looked up at call time)
-    budget = stages.memory_budget(z.device) // 4
+    # the band budget of the fused stage: a quarter of the torch path's uncapped one (looked up at call time)
+    budget = stages.memory_budget(z.device, cap=16 * 2**30) // 4
     return fused.run_stage_fused(
         z, guide, lagscale, params, tau, mode=mode, basic=basic, budget_bytes=budget, progress=progress
     )
@@ -210,7 +210,14 @@ def bm3d_denoise(
             progress=progress,
         )
     problem = core.prepare(
-        x, sigma=sigma, profile=profile, stage=stage, color_space=color_space, noise_psd=noise_psd, pilot=pilot
+        x,
+        sigma=sigma,
+        profile=profile,
+        stage=stage,
+        color_space=color_space,
+        noise_psd=noise_psd,
+        pilot=pilot,
+        checked=True,
     )
     if name == "fused":
         why = fused_problem(problem)

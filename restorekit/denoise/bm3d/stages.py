@@ -130,16 +130,22 @@ def grid(length: int, block: int, step: int, shifts: tuple[int, ...] = (0,)) -> 
     return torch.tensor(g, dtype=torch.int64)
 
 
-def memory_budget(device: torch.device) -> int:
+#: Largest band budget of the torch path on a GPU. The whole pipeline peaks at about the budget plus
+#: some tens of image-sized tensors (canvas spectra, PSDs, num/den), so 12 GiB keeps BM3D Deblur of
+#: a 4K RGB image under 24 GB.
+GPU_BUDGET_CAP = 12 * 2**30
+
+
+def memory_budget(device: torch.device, cap: int = GPU_BUDGET_CAP) -> int:
     """Working-memory budget in bytes for one band of reference rows (measured peak: about the budget,
     e.g. 2.0 GB resident for a 512x512 image on the CPU).
 
-    A fixed function of the device (a third of its total memory, at most 16 GiB, on a GPU: 8 GiB on
+    A fixed function of the device (a third of its total memory, at most ``cap``, on a GPU: 8 GiB on
     a 24 GB card; 2 GiB on the CPU), not of its momentary free memory, so that the band layout, hence
     the result, is the same from run to run."""
     if device.type == "cuda":
         total = torch.cuda.get_device_properties(device).total_memory
-        return int(min(total // 3, 16 * 2**30))
+        return int(min(total // 3, cap))
     return 2 * 2**30
 
 

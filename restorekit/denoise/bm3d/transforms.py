@@ -13,6 +13,7 @@ import functools
 import math
 
 import torch
+import torch.nn.functional as F
 
 # Biorthogonal 1.5 wavelet, 8 points, full (3-level) dyadic decomposition with periodic boundaries:
 # the analysis rows of the matrix used in the BM3D literature and the reference package (rows not
@@ -177,18 +178,11 @@ def coefficient_variances_from_psd(psd: torch.Tensor, fwd: torch.Tensor, n: int)
     ``psd``: ``[..., Hp, Wp]``, convention ``PSD = E|FFT2(noise)|^2 / (Hp*Wp)`` (so white noise of
     std ``s`` has the constant PSD ``s**2``). For an analysis function ``f_k`` (an ``n x n`` block,
     zero-padded to the PSD grid) the coefficient ``<noise, f_k>`` has variance
-    ``sum_w PSD(w) |DFT(f_k)(w)|^2 / (Hp*Wp)``. Returns ``[..., n*n]`` float64.
+    ``sum_w PSD(w) |DFT(f_k)(w)|^2 / (Hp*Wp)``, computed in the lag domain (see
+    :func:`coefficient_autocov_from_psd`). Returns ``[..., n*n]`` float64.
     """
-    hp, wp = psd.shape[-2:]
-    basis = fwd.double().reshape(n * n, n, n)
-    if hp < n or wp < n:  # a PSD smaller than a block: resample it onto an n x n grid (nearest)
-        iy = (torch.arange(max(hp, n)) * hp // max(hp, n)).to(psd.device)
-        ix = (torch.arange(max(wp, n)) * wp // max(wp, n)).to(psd.device)
-        psd = psd[..., iy, :][..., :, ix]
-        hp, wp = psd.shape[-2:]
-    spec = torch.fft.fft2(basis.to(psd.device), s=(hp, wp)).abs() ** 2  # [n*n, Hp, Wp]
-    p = psd.double()
-    return torch.einsum("...hw,khw->...k", p, spec) / (hp * wp)
+    centre = (n - 1) * (2 * n - 1) + (n - 1)  # lag (0, 0)
+    return coefficient_autocov_from_psd(psd, fwd, n)[..., centre, :]
 
 
 def _extract_lags(full: torch.Tensor, n: int) -> torch.Tensor:
@@ -209,20 +203,61 @@ def coefficient_autocov_white(fwd: torch.Tensor, n: int) -> torch.Tensor:
     return _extract_lags(full, n).T.contiguous()
 
 
-def coefficient_autocov_from_psd(psd: torch.Tensor, fwd: torch.Tensor, n: int) -> torch.Tensor:
-    """``[..., (2n-1)**2, n*n]``: covariance of coefficient ``k`` of two blocks displaced by a lag,
-    under stationary noise of PSD ``psd`` ``[..., Hp, Wp]`` (our convention, see
-    :func:`coefficient_variances_from_psd`); lag 0 gives the variances."""
+def _grid_psd(psd: torch.Tensor, n: int) -> torch.Tensor:
+    """A PSD smaller than a block, resampled onto an ``n x n`` grid (nearest); else ``psd``."""
     hp, wp = psd.shape[-2:]
     if hp < n or wp < n:
         iy = (torch.arange(max(hp, n)) * hp // max(hp, n)).to(psd.device)
         ix = (torch.arange(max(wp, n)) * wp // max(wp, n)).to(psd.device)
         psd = psd[..., iy, :][..., :, ix]
-        hp, wp = psd.shape[-2:]
+    return psd
+
+
+def _noise_autocorrelation(psd: torch.Tensor, reach: int) -> torch.Tensor:
+    """Circular autocorrelation ``R(d) = IFFT2(PSD)(d)`` of the noise at the lags ``-reach..reach``
+    of both axes, ``[..., 2 reach + 1, 2 reach + 1]`` float64 (one FFT of the PSD per image and channel)."""
+    hp, wp = psd.shape[-2:]
+    full = torch.fft.ifft2(psd.double()).real
+    lags = torch.arange(-reach, reach + 1, device=psd.device)
+    return full[..., lags % hp, :][..., :, lags % wp]
+
+
+def coefficient_autocov_from_psd(psd: torch.Tensor, fwd: torch.Tensor, n: int, lags: int | None = None) -> torch.Tensor:
+    """``[..., (2m+1)**2, n*n]`` (m = ``lags``, default ``n - 1``): covariance of coefficient ``k`` of two
+    blocks displaced by a lag ``d`` (``|dy|, |dx| <= m``, row-major), under stationary noise of PSD
+    ``psd`` ``[..., Hp, Wp]`` (our convention, see :func:`coefficient_variances_from_psd`); lag 0
+    gives the variances.
+
+    Computed in the lag domain: with ``R`` the noise autocorrelation (the inverse FFT of the PSD,
+    periodic on the PSD grid) and ``a_k(e) = sum_x f_k(x) f_k(x + e)`` the autocorrelation of the
+    analysis function (``|e| <= n - 1``, symmetric), ``cov_k(d) = sum_e a_k(e) R(d + e)``. This is
+    the circular ``IFFT(PSD |DFT f_k|^2)`` at the lags ``d`` exactly (the grid holds ``a_k`` without
+    wrap-around when ``Hp, Wp >= 2n - 1``; smaller grids take the spectral form, which is small
+    there), but needs only one FFT of the PSD and ``R`` at ``(2(m + n) - 1)**2`` lags: memory and
+    work no longer scale with the image size times ``n*n``."""
+    m = n - 1 if lags is None else lags
+    psd = _grid_psd(psd, n)
+    hp, wp = psd.shape[-2:]
     basis = fwd.double().reshape(n * n, n, n).to(psd.device)
-    spec = torch.fft.fft2(basis, s=(hp, wp)).abs() ** 2  # [K, Hp, Wp]
-    full = torch.fft.ifft2(psd.double()[..., None, :, :] * spec).real  # [..., K, Hp, Wp]
-    return _extract_lags(full, n).transpose(-1, -2).contiguous()
+    if hp < 2 * n - 1 or wp < 2 * n - 1:  # tiny PSD grid: the spectral form (a_k wraps around)
+        spec = torch.fft.fft2(basis, s=(hp, wp)).abs() ** 2  # [K, Hp, Wp]
+        full = torch.fft.ifft2(psd.double()[..., None, :, :] * spec).real  # [..., K, Hp, Wp]
+        ll = torch.arange(-m, m + 1, device=psd.device)
+        return full[..., ll % hp, :][..., :, ll % wp].flatten(-2).transpose(-1, -2).contiguous()
+    span = 2 * n - 1
+    # a_k at the lags -(n-1)..(n-1): [K, span, span]
+    a = torch.fft.ifft2(torch.fft.fft2(basis, s=(2 * n, 2 * n)).abs() ** 2).real
+    ii = torch.arange(-(n - 1), n, device=psd.device) % (2 * n)
+    a = a[:, ii, :][:, :, ii]
+    reach = m + n - 1
+    r = _noise_autocorrelation(psd, reach)  # [..., 2 reach + 1, 2 reach + 1]
+    lead = r.shape[:-2]
+    win = 2 * m + 1
+    # windows of R around every output lag: [..., win*win (lags d), span*span (offsets e)]
+    patches = r.reshape(-1, 1, 2 * reach + 1, 2 * reach + 1)
+    patches = F.unfold(patches, span).transpose(1, 2)  # [L, win*win, span*span]
+    out = torch.matmul(patches, a.reshape(n * n, span * span).T)  # [L, win*win, K]
+    return out.reshape(*lead, win * win, n * n)
 
 
 @functools.lru_cache(maxsize=8)

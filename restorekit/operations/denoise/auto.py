@@ -17,14 +17,16 @@ from ..common import IMAGE, seed_param
     category="denoise",
     description=(
         "Measures the noise of each image (level, signal dependence, grain/correlation, JPEG blocking), picks a "
-        "denoiser for it (wavelet, non-local means, BM3D, Noise2Void or Deep Image Prior where installed) and "
+        "denoiser for it (wavelet, non-local means, BM3D, the built-in network, Noise2Void or Deep Image Prior where "
+        "installed) and "
         "reports what it chose and why."
     ),
     inputs=[
         IMAGE,
         Param("prefer", "choice", "balanced", choices=PREFER,
-              help="quality: strongest method (may train Noise2Void on signal-dependent noise); balanced: BM3D or "
-              "non-local means; fast: wavelet shrinkage where it is good enough."),
+              help="quality: strongest method (may train Noise2Void on signal-dependent noise); balanced: the built-in "
+              "network, BM3D or non-local means; fast: wavelet shrinkage where it is good enough (the built-in "
+              "network on a GPU)."),
         Param("method", "choice", "auto", choices=AUTO_METHODS,
               help="auto = decide from the noise analysis; any other value forces that denoiser for every image."),
         seed_param(),

@@ -1,3 +1,3 @@
 """Pretrained restoration networks (mirrors :mod:`restorekit.models`)."""
 
-from . import loader, restore  # noqa: F401  (registers them)
+from . import builtin_denoiser, loader, restore  # noqa: F401  (registers them)

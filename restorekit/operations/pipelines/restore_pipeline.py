@@ -38,8 +38,9 @@ def _toggle(name: str, what: str) -> Param:
         _toggle("color", "colour (vibrance)"),
         _toggle("sharpen", "sharpen"),
         choice_param("denoise_method", "auto", DENOISE_METHODS,
-                     "auto = the connected model, else BM3D on a GPU and wavelet SureShrink on the CPU; wavelet, "
-                     "bm3d, nlm (non-local means), tv (total variation) or model (needs the model input).",
+                     "auto = the connected model, else the built-in denoiser (when installed), else BM3D on a GPU "
+                     "and wavelet SureShrink on the CPU; wavelet, bm3d, nlm (non-local means), tv (total variation), "
+                     "model (needs the model input) or builtin.",
                      advanced=True),
         choice_param("deblur_method", "wiener", DEBLUR_METHODS,
                      "wiener = Wiener deconvolution (fast); richardson_lucy = iterative, TV-regularised; bm3d = BM3D "

@@ -31,11 +31,11 @@ from ..common import IMAGE, choice_param, image_output, report_output
         Param("preserve_grain", "bool", True,
               help="Keep film grain found by the blind grain analysis instead of denoising it away."),
         choice_param("denoise_method", "auto", DENOISE_METHODS,
-                     "auto = the connected model, else BM3D on a GPU and wavelet SureShrink on the CPU; or wavelet, "
-                     "bm3d, nlm, tv, model.", advanced=True),
+                     "auto = the connected model, else the built-in denoiser (shipped weights), else BM3D on a GPU "
+                     "and wavelet SureShrink on the CPU; or wavelet, bm3d, nlm, tv, model, builtin.", advanced=True),
         Param("model", "model", optional=True,
-              help="Optional restoration model (Load Restoration Model) for the denoise stage; never loaded or "
-              "downloaded here."),
+              help="Optional restoration model (Load Restoration Model) for the denoise stage; never downloaded "
+              "here (without it, auto uses the built-in denoiser shipped with restorekit)."),
     ],
     outputs=[
         image_output("The restored image."),
