@@ -40,7 +40,7 @@ import numpy as np
 import torch
 
 from ..errors import InvalidImageError
-from ..io import IMAGE_SUFFIXES, read_array, to_unit
+from ..io import IMAGE_SUFFIXES, read_array
 from ..io.files import _fsync_folder
 from ..kinds import KINDS, Context, MainImage, convert_inputs, opaque
 from .manifest import Manifest
@@ -242,7 +242,9 @@ def _decode(item: WorkItem, compiled: _Compiled, previous: dict[str, Any] | None
     ctx = Context(device="cpu")
     if item.pixels is not None:
         frame = np.asarray(item.pixels)
-        tensor = torch.from_numpy(np.ascontiguousarray(to_unit(frame))).permute(2, 0, 1)[None]
+        from .video import frame_tensor
+
+        tensor = frame_tensor(frame)
         core, main = convert_inputs(step.op, {step.primary: tensor}, ctx, "python", only={step.primary})
         main.bit_depth = 16 if frame.dtype == np.uint16 else 8
     else:

@@ -38,9 +38,12 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+
+if TYPE_CHECKING:
+    import torch
 
 from ..errors import InvalidImageError, InvalidParameterError, MissingDependencyError
 from ..io.files import _UMASK, _fsync_folder, quantize, to_unit, write_array
@@ -415,6 +418,13 @@ class VideoEncoder:
 # ---- temporal consistency -----------------------------------------------------------------------
 
 
+def frame_tensor(frame: np.ndarray) -> torch.Tensor:
+    """A decoded frame (H×W×3 uint8/uint16) as a [1, 3, H, W] float32 tensor in [0, 1] on the CPU."""
+    import torch
+
+    return torch.from_numpy(np.ascontiguousarray(to_unit(np.asarray(frame)))).permute(2, 0, 1)[None]
+
+
 def frame_seed(seed: int, index: int) -> int:
     """The seed of frame ``index`` for a recipe seed ``seed``: ``(seed + index) mod 2**31``.
 
@@ -535,7 +545,6 @@ def analyse_shots(
     shots at hard cuts (:func:`detect_cuts`) and estimate one noise sigma per shot: the median of
     the frames' blind estimates (:func:`restorekit.quality.estimate_sigma`, mean over channels,
     [0, 1] units). One pass over the frames; only the small signatures are kept."""
-    import torch
 
     from ..quality.noise import estimate_sigma
 
@@ -544,7 +553,7 @@ def analyse_shots(
     sigmas: list[float] = []
     for _, frame in source:
         signatures.append(frame_signature(frame))
-        x = torch.from_numpy(np.ascontiguousarray(to_unit(np.asarray(frame)))).permute(2, 0, 1)[None]
+        x = frame_tensor(frame)
         sigmas.append(float(estimate_sigma(x).mean()))
     cuts = detect_cuts(signatures, cut_threshold=cut_threshold, diff_threshold=diff_threshold)
     per_frame = shot_sigma(sigmas, cuts)
