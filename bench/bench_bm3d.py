@@ -17,6 +17,8 @@ installed GPU port (``bm3d_triton``, ``bm3d_cupy``; never a dependency).
     python bench/bench_bm3d.py --speed --device cuda --profiler                # torch.profiler tables
     python bench/bench_bm3d.py --device cuda --sizes 512gray,1080rgb,4krgb    # first call, median, peak GiB
     python bench/bench_bm3d.py --device cpu --sizes 256gray,512gray,256rgb    # + the reference and the ratio
+    OMP_NUM_THREADS=2 python bench/bench_bm3d.py --device cpu --threads 2 --sizes 256gray,256rgb  # CPU vs the
+        # reference at the same thread count (--threads: torch; OMP_NUM_THREADS: the reference's own threads)
 
 ``--backends`` passes ``backend=`` to :func:`bm3d_denoise` ("auto", "torch", "fused", "reference"):
 quality mode uses the first, speed mode times each and prints its max |difference| to the first.

@@ -35,6 +35,7 @@ of one run at its best setting (CPU, numpy). The ratio is t_ours / t_ref.
 from __future__ import annotations
 
 import argparse
+import os
 import time
 
 import common
@@ -42,6 +43,7 @@ import numpy as np
 import torch
 from skimage import restoration as sk_restoration
 
+from restorekit.deblur import rl_fused
 from restorekit.deblur.psf import PSF
 from restorekit.deblur.richardson_lucy import richardson_lucy
 from restorekit.deblur.wiener import wiener_deconvolution
@@ -120,8 +122,22 @@ def rl_speed(device: str, sizes: list[str], repeat: int) -> None:
         x = torch.nn.functional.interpolate(x, size=(h, w), mode="bilinear", align_corners=False)
         x = (x + 0.01 * torch.randn(x.shape, generator=gen)).clamp(0, 1).to(device)
         timing = common.time_repeats(lambda x=x: richardson_lucy(x, psf), device=device, repeat=repeat)
-        print(f"  {name:6s} {h}x{w}: median {timing.median_ms:.1f} ms, best {1000 * timing.best:.1f} ms "
-              f"({len(timing.times)} runs)", flush=True)
+        start = common.time_repeats(lambda x=x: richardson_lucy(x, psf, iterations=0), device=device, repeat=repeat)
+        line = (
+            f"  {name:6s} {h}x{w}: median {timing.median_ms:.1f} ms, best {1000 * timing.best:.1f} ms "
+            f"({len(timing.times)} runs); of which the Wiener start and setup {start.median_ms:.1f} ms"
+        )
+        if torch.device(device).type == "cuda":
+            previous = os.environ.get(rl_fused.FUSED_ENV)
+            os.environ[rl_fused.FUSED_ENV] = "0"
+            try:
+                plain = common.time_repeats(lambda x=x: richardson_lucy(x, psf), device=device, repeat=repeat)
+            finally:
+                os.environ.pop(rl_fused.FUSED_ENV) if previous is None else os.environ.update(
+                    {rl_fused.FUSED_ENV: previous}
+                )
+            line += f"; torch path without the fused kernels {plain.median_ms:.1f} ms ({plain.median_ms / timing.median_ms:.2f}x)"
+        print(line, flush=True)
 
 
 def main() -> None:
@@ -137,8 +153,13 @@ def main() -> None:
     ap.add_argument("--padded-reference", action="store_true", help="also run the reference on a padded image")
     ap.add_argument("--per-kernel", action="store_true", help="one row per kernel too")
     ap.add_argument("--crop", type=int, default=0, help="top-left crop side of every image (0 = whole image)")
-    ap.add_argument("--speed-sizes", nargs="*", default=["1080p", "4k"], choices=sorted(SPEED_SIZES),
-                    help="RL node-default timing sizes (RGB); give none to skip")
+    ap.add_argument(
+        "--speed-sizes",
+        nargs="*",
+        default=["1080p", "4k"],
+        choices=sorted(SPEED_SIZES),
+        help="RL node-default timing sizes (RGB); give none to skip",
+    )
     ap.add_argument("--speed-only", action="store_true", help="only the RL timing at --speed-sizes")
     ap.add_argument("--repeat", type=int, default=3, help="timed repeats of the RL timing")
     common.add_threads_argument(ap)

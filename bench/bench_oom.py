@@ -21,6 +21,7 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
 import time
 
 import common
@@ -93,8 +94,9 @@ def image_operations() -> list[str]:
 
 def run_one(name: str, args: argparse.Namespace, timeout: float) -> dict:
     cmd = [sys.executable, os.path.abspath(__file__), "--child", name, "--size", args.size, "--device", args.device]
-    try:
-        done = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+    try:  # a scratch working folder: operations that write files (Save Image 16-bit) must not write here
+        with tempfile.TemporaryDirectory(prefix="restorekit-oom-") as scratch:
+            done = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, cwd=scratch)
     except subprocess.TimeoutExpired:
         return {"op": name, "status": "timeout", "message": f"no result within {timeout:.0f} s"}
     for line in done.stdout.splitlines():

@@ -9,6 +9,13 @@ and the time ratio against scikit-image's BayesShrink.
     python bench/bench_wavelet.py --full          # Set12 and BSD68
     python bench/bench_wavelet.py --per-image     # also one row per image
     python bench/bench_wavelet.py --sets CBSD68   # colour (both sides denoise in YCbCr)
+    python bench/bench_wavelet.py --speed --threads 2 --no-4k     # CPU: 512^2 gray, 1080p RGB
+    python bench/bench_wavelet.py --speed --device cuda           # GPU: 512^2 gray, 1080p and 4K RGB, peak memory
+
+Speed mode: our defaults (SureShrink, garrote, stationary, bior1.3, YCbCr) and our BayesShrink
+decimated db4 against scikit-image denoise_wavelet (BayesShrink, soft, db4, YCbCr for colour, on
+the CPU), the same noisy input, warm-up call excluded, median of ``--repeat`` runs (CUDA
+synchronised), peak GPU memory of our runs, ratios against scikit-image.
 
 Ours: BayesShrink decimated (at the reference's wavelet), BayesShrink stationary and the default
 (SureShrink, garrote, stationary, bior1.3); VisuShrink decimated at the reference's wavelet for an
@@ -29,6 +36,7 @@ import torch
 from skimage.restoration import cycle_spin, denoise_wavelet
 
 from restorekit.denoise.wavelet import wavelet_denoise
+from restorekit.errors import DatasetNotFoundError
 
 
 def _ours(kwargs):
@@ -70,9 +78,58 @@ def _skimage(method: str, wavelet: str, shifts: int = 1):
     return run
 
 
+def _speed_image(c: int, h: int, w: int) -> torch.Tensor:
+    """A Set12 (gray) / CBSD68 (RGB) image tiled to ``h x w`` plus Gaussian noise of sigma 25, clipped."""
+    try:
+        x = common.load_image(common.image_paths("Set12" if c == 1 else "CBSD68")[0], gray=c == 1)
+    except DatasetNotFoundError:
+        x = common.smooth_random(1, c, 256, 256, seed=0)
+    reps = (h + x.shape[-2] - 1) // x.shape[-2], (w + x.shape[-1] - 1) // x.shape[-1]
+    x = x.repeat(1, 1, *reps)[:, :, :h, :w].contiguous()
+    return common.noisy_images([x], 25.0, clip=True)[0]
+
+
+def speed(args: argparse.Namespace) -> None:
+    """Times of our defaults and of scikit-image at 512^2 gray, 1080p RGB and 4K RGB."""
+    device = torch.device(args.device)
+    cases = [("gray 512x512", 1, 512, 512), ("RGB 1920x1080", 3, 1080, 1920), ("RGB 3840x2160", 3, 2160, 3840)]
+    if args.no_4k:
+        cases = cases[:2]
+    print(f"device: {common.device_name(device)}; torch threads {torch.get_num_threads()}; median of {args.repeat} "
+          f"runs after one warm-up; scikit-image on the CPU (numpy)")
+    rows = []
+    for label, c, h, w in cases:
+        noisy = _speed_image(c, h, w)
+        x = noisy.to(device)
+        ours = common.time_repeats(lambda x=x: wavelet_denoise(x), device=device, repeat=args.repeat, memory=True)
+        ours_dec = common.time_repeats(
+            lambda x=x: wavelet_denoise(x, method="bayes", mode="soft", transform="decimated", wavelet="db4"),
+            device=device, repeat=args.repeat, memory=True,
+        )
+        if args.no_reference:
+            ref = None
+        else:
+            sk = _skimage("BayesShrink", "db4")
+            ref = common.time_repeats(lambda noisy=noisy, sk=sk: sk(noisy, "cpu"), device=None, repeat=args.repeat).median
+        rows.append([
+            label,
+            common.fmt(1000 * ours.median, ".1f"),
+            common.fmt(ours.peak_gib, ".2f"),
+            common.fmt(1000 * ours_dec.median, ".1f"),
+            common.fmt(None if ref is None else 1000 * ref, ".1f"),
+            common.fmt_ratio(ours.median, ref),
+            common.fmt_ratio(ours_dec.median, ref),
+        ])
+    common.print_table(
+        ["size", "ours default ms", "peak GiB", "ours bayes dec db4 ms", "skimage bayes db4 ms",
+         "default/skimage", "bayes dec/skimage"],
+        rows,
+    )
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    common.add_device_argument(ap, help="where input tensors live (the algorithm itself runs on the CPU)")
+    common.add_device_argument(ap, help="where our denoiser runs (cpu or cuda); scikit-image always runs on the CPU")
     ap.add_argument("--full", action="store_true", help="Set12 and BSD68 (default: Set12 only)")
     ap.add_argument("--sets", nargs="+", help="explicit sets instead, e.g. CBSD68 Set3C (colour: YCbCr on both sides)")
     ap.add_argument("--sigmas", type=float, nargs="+", default=[15.0, 25.0, 50.0], help="noise levels, 0-255")
@@ -85,9 +142,16 @@ def main() -> None:
     )
     ap.add_argument("--per-image", action="store_true", help="print one row per image too")
     ap.add_argument("--images", type=int, default=0, help="only the first N images of each set (0 = all)")
+    ap.add_argument("--speed", action="store_true", help="time 512^2 gray, 1080p RGB and 4K RGB instead")
+    ap.add_argument("--no-4k", action="store_true", help="speed mode: skip 4K (slow on a CPU)")
+    ap.add_argument("--no-reference", action="store_true", help="speed mode: skip scikit-image")
+    ap.add_argument("--repeat", type=int, default=3, help="speed mode: timed runs per size (median)")
     args = ap.parse_args()
     common.get_device(args.device)
     common.set_threads(args.threads)
+    if args.speed:
+        speed(args)
+        return
 
     w = args.wavelet
     methods = {

@@ -40,6 +40,7 @@ T = TypeVar("T")
 __all__ = [
     "tiled_apply",
     "tile_starts",
+    "tile_layout",
     "blend_weights_1d",
     "pad_to_multiple",
     "auto_tile_size",
@@ -108,6 +109,29 @@ def tile_starts(size: int, tile: int, overlap: int, multiple_of: int = 1) -> lis
     q_step = max_step // m
     gaps = -(-q // q_step)  # ceil
     return [((k * q) // gaps) * m for k in range(gaps + 1)]
+
+
+def tile_layout(h: int, w: int, *, tile: int, overlap: int, multiple_of: int = 1) -> tuple[list[int], list[int], int, int]:
+    """The tile grid :func:`tiled_apply` uses on an ``h x w`` image: ``(row starts, column starts, tile
+    height, tile width)`` in pixels of the image padded to a multiple of ``multiple_of``.
+
+    ``tile <= 0`` means one tile covering the padded image. The number of crops per image is
+    ``len(row starts) * len(column starts)``.
+    """
+    _check_int("overlap", overlap, 0)
+    _check_int("multiple_of", multiple_of, 1)
+    hp, wp = -(-h // multiple_of) * multiple_of, -(-w // multiple_of) * multiple_of
+    if tile <= 0:
+        th, tw = hp, wp
+    else:
+        t = max(multiple_of, (tile // multiple_of) * multiple_of)
+        th, tw = min(t, hp), min(t, wp)
+        if overlap >= t and (th < hp or tw < wp):
+            raise InvalidParameterError(
+                "overlap", f"an overlap of {overlap} px must be smaller than the tile ({t} px).",
+                "use an overlap of at most a quarter of the tile size.",
+            )
+    return tile_starts(hp, th, overlap, multiple_of), tile_starts(wp, tw, overlap, multiple_of), th, tw
 
 
 def blend_weights_1d(starts: list[int], tile: int, scale: int = 1) -> list[torch.Tensor]:
@@ -197,18 +221,7 @@ def tiled_apply(
     b, _, h, w = x.shape
     xp = pad_to_multiple(x, multiple_of)
     hp, wp = xp.shape[-2:]
-    if tile <= 0:
-        th, tw = hp, wp
-    else:
-        t = max(multiple_of, (tile // multiple_of) * multiple_of)
-        th, tw = min(t, hp), min(t, wp)
-        if overlap >= t and (th < hp or tw < wp):
-            raise InvalidParameterError(
-                "overlap", f"an overlap of {overlap} px must be smaller than the tile ({t} px).",
-                "use an overlap of at most a quarter of the tile size.",
-            )
-    ys = tile_starts(hp, th, overlap, multiple_of)
-    xs = tile_starts(wp, tw, overlap, multiple_of)
+    ys, xs, th, tw = tile_layout(h, w, tile=tile, overlap=overlap, multiple_of=multiple_of)
     wy = blend_weights_1d(ys, th, scale)
     wx = blend_weights_1d(xs, tw, scale)
 

@@ -91,3 +91,41 @@ def refuse_network(monkeypatch: pytest.MonkeyPatch) -> None:
 
     monkeypatch.setattr(socket, "socket", refuse)
     monkeypatch.setattr(urllib.request, "urlopen", refuse)
+
+
+#: Start of a script that compiles Triton kernels for Hopper (sm_90) without a GPU: it exits printing
+#: ``{"skip": why}`` when this Triton has no CUDA backend or assembler. Used with :func:`compile_for_hopper`.
+HOPPER_COMPILE_PREAMBLE = r"""
+import json
+import triton
+from triton.backends.compiler import GPUTarget
+from triton.compiler import ASTSource
+
+try:
+    from triton.backends.nvidia.compiler import get_ptxas
+
+    get_ptxas(90)
+except Exception as exc:  # noqa: BLE001 - no CUDA backend or assembler in this Triton: nothing to check
+    print(json.dumps({"skip": f"{type(exc).__name__}: {exc}"}))
+    raise SystemExit(0)
+"""
+
+
+def compile_for_hopper(script: str) -> dict:
+    """Run ``HOPPER_COMPILE_PREAMBLE + script`` in a fresh interpreter (no ``TRITON_INTERPRET``) and return the
+    JSON object its last line prints; skips the calling test when Triton cannot compile for CUDA here."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    import pytest
+
+    env = {k: v for k, v in os.environ.items() if k != "TRITON_INTERPRET"}
+    run = subprocess.run([sys.executable, "-c", HOPPER_COMPILE_PREAMBLE + script], env=env, capture_output=True,
+                         text=True, timeout=900)
+    assert run.returncode == 0, run.stderr[-2000:]
+    res = json.loads(run.stdout.strip().splitlines()[-1])
+    if "skip" in res:
+        pytest.skip(f"Triton cannot compile for CUDA here: {res['skip']}")
+    return res

@@ -11,6 +11,9 @@ and prints the longest gap between two checks of every node.
 The inputs are real images (CBSD68 crops of 256 x 256) in batches sized so that a whole run takes
 several seconds on a small CPU: a node that finishes before it is interrupted fails the test too
 (it would mean the input is too small or the node reports no progress after the flag).
+
+Uninterrupted on a small input, each of these nodes must also drive one progress bar from 0 to its total
+without moving back (``test_progress_is_one_bar_to_its_total``).
 """
 
 from __future__ import annotations
@@ -50,13 +53,21 @@ class FakeComfy:
         self.flag = threading.Event()
         self.flag_time: float | None = None
         self.checks: list[float] = []
+        self.bars: list[_ProgressBar] = []  # every progress bar the node created, in order
         mm = types.ModuleType("comfy.model_management")
         mm.InterruptProcessingException = InterruptProcessingException
         mm.throw_exception_if_processing_interrupted = self.check
         mm.get_torch_device = lambda: torch.device("cpu")
         mm.intermediate_device = lambda: torch.device("cpu")
         utils = types.ModuleType("comfy.utils")
-        utils.ProgressBar = _ProgressBar
+        bars = self.bars
+
+        class ProgressBar(_ProgressBar):
+            def __init__(self, total: int) -> None:
+                super().__init__(total)
+                bars.append(self)
+
+        utils.ProgressBar = ProgressBar
         comfy = types.ModuleType("comfy")
         comfy.model_management, comfy.utils = mm, utils
         self.modules = {"comfy": comfy, "comfy.model_management": mm, "comfy.utils": utils}
@@ -75,11 +86,13 @@ class _ProgressBar:
     def __init__(self, total: int) -> None:
         self.total = total
         self.current = 0
+        self.values: list[tuple[int, int]] = []  # (value, total) of every update
 
     def update_absolute(self, value: int, total: int | None = None) -> None:
         if total is not None:
             self.total = total
         self.current = value
+        self.values.append((value, self.total))
 
 
 # ---- inputs ------------------------------------------------------------------------------------
@@ -175,17 +188,16 @@ def _psf_kernel(sigma: float) -> np.ndarray:
 # ---- the test ----------------------------------------------------------------------------------
 
 LONG_NODES = [
+    "RK_Bm3dDenoise",
+    "RK_Bm3dDeblur",
     "RK_NonLocalMeans",
     "RK_RichardsonLucy",
     "RK_Noise2Void",
     "RK_Noise2Void-inference",
     "RK_DeepImagePrior",
+    "RK_RestoreWithModel",
+    "RK_AutoDenoise",
 ]
-# Not yet within the 1 s bound on a 2-core CPU (longest gap between progress calls measured at
-# 256² crops): BM3D 3.6 s (one report per band), BM3D Deblur up to 16.7 s (its denoise steps get
-# no callback), Restore With Model 6.4 s (one untiled CPU call per batch), Auto-Denoise 4.0 s
-# (BM3D inside). They are left out of the test until their cores report more often.
-NOT_YET_WITHIN_A_SECOND = ["RK_Bm3dDenoise", "RK_Bm3dDeblur", "RK_RestoreWithModel", "RK_AutoDenoise"]
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -220,11 +232,33 @@ def _interrupted_run(node_id: str, values: dict, monkeypatch) -> tuple[FakeComfy
 WARM_UP = {"RK_RichardsonLucy": {"iterations": 2}, "RK_Noise2Void": {"steps": 1}, "RK_DeepImagePrior": {"iterations": 2}}
 
 
+def _small(node_id: str, values: dict) -> dict:
+    """The node's inputs on a 64 x 64 crop of its first image, with the warm-up budgets."""
+    return {**values, "image": values["image"][:1, :64, :64], **WARM_UP.get(node_id, {})}
+
+
 def _warm_up(node_id: str, values: dict) -> None:
     """Run the node once, uninterrupted, on a 64 x 64 crop of its first image (same parameters otherwise)."""
-    small = {**values, "image": values["image"][:1, :64, :64], **WARM_UP.get(node_id, {})}
     with torch.inference_mode():
-        _node(node_id)(**small)
+        _node(node_id)(**_small(node_id, values))
+
+
+@pytest.mark.parametrize("node_id", sorted({case.split("-")[0] for case in LONG_NODES}))
+def test_progress_is_one_bar_to_its_total(node_id: str, monkeypatch, tmp_path) -> None:
+    """Uninterrupted, on a small input, a long node drives one progress bar: the total never changes (the
+    bridge would open a new bar), the values never move back, and the last one is the total."""
+    values = _small(node_id, _inputs(node_id, tmp_path))
+    fake = FakeComfy()
+    for name, module in fake.modules.items():
+        monkeypatch.setitem(sys.modules, name, module)
+    with torch.inference_mode():
+        _node(node_id)(**values)
+    assert fake.bars, f"{node_id} reported no progress"
+    totals = [bar.total for bar in fake.bars]
+    assert len(fake.bars) == 1, f"{node_id} opened {len(fake.bars)} progress bars (totals {totals})"
+    progress = [v for v, _ in fake.bars[0].values]
+    assert progress == sorted(progress), f"{node_id}: progress moved back: {progress}"
+    assert progress[-1] == fake.bars[0].total, f"{node_id} ended at {progress[-1]} of {fake.bars[0].total}"
 
 
 @pytest.mark.parametrize("case", LONG_NODES)

@@ -15,6 +15,7 @@ from restorekit.tiling import (
     pad_to_multiple,
     run_with_oom_backoff,
     seam_visibility,
+    tile_layout,
     tile_starts,
     tiled_apply,
 )
@@ -264,3 +265,13 @@ def test_seam_visibility_detects_a_hard_cut():
     assert seam_visibility(ref, ref) == 0.0
     assert seam_visibility(smooth, ref) < 0.01
     assert seam_visibility(cut, ref) > 0.1
+
+
+@pytest.mark.parametrize(("h", "w", "tile", "overlap", "m"), [(50, 70, 32, 8, 1), (33, 17, 16, 4, 8), (20, 20, 0, 4, 4)])
+def test_tile_layout_is_the_grid_tiled_apply_uses(h, w, tile, overlap, m):
+    ys, xs, th, tw = tile_layout(h, w, tile=tile, overlap=overlap, multiple_of=m)
+    seen = []
+    tiled_apply(lambda t: t, torch.rand(2, 1, h, w), tile=tile, overlap=overlap, multiple_of=m, max_batch=1,
+                progress=lambda d, n: seen.append(n))
+    assert seen[-1] == 2 * len(ys) * len(xs)
+    assert th % m == 0 and tw % m == 0 and ys[-1] + th >= h and xs[-1] + tw >= w

@@ -26,6 +26,7 @@ import platform
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -160,7 +161,9 @@ def _time(fn: Callable[[], object], device, repeat: int) -> float:
     return statistics.median(common.timed(fn, device=device)[1] for _ in range(n))
 
 
-def child(name: str, size: str, device_name: str, repeat: int, peers: bool) -> None:
+def child(name: str, sizes: list[str], device_name: str, repeat: int, peer_sizes: list[str], skip_over: float) -> None:
+    """Measure ``name`` at every size in ``sizes`` (one process: the imports and first-call costs are paid once);
+    print one result line per size."""
     import torch
     from bench_ops_speed import default_values as speed_defaults
 
@@ -168,61 +171,86 @@ def child(name: str, size: str, device_name: str, repeat: int, peers: bool) -> N
     from restorekit.params import get_operation
 
     op = get_operation(name)
-    h, w = SIZES[size]
-    gen = torch.Generator().manual_seed(0)
-    image = torch.nn.functional.interpolate(torch.rand(1, 3, h // 8, w // 8, generator=gen), size=(h, w),
-                                            mode="bilinear", align_corners=False)
-    image = (image + (25 / 255) * torch.randn(1, 3, h, w, generator=gen)).clamp_(0, 1)
     device = torch.device(device_name)
     where = device if op.gpu else torch.device("cpu")
-    out = {"op": name, "size": size, "where": where.type}
-    try:
-        from bench_oom import default_inputs
-
-        values = default_inputs(op, image.to(where), speed_defaults)
-    except RestoreError as error:
-        out["note"] = f"skipped: {error.subject} {error.problem}"
-        print(MARK + json.dumps(out), flush=True)
-        return
-    try:
-        out["ours_s"] = _time(lambda: op.call(values), where, repeat)
-    except Exception as error:  # noqa: BLE001 - recorded in the table
-        out["note"] = f"failed: {type(error).__name__}: {str(error).splitlines()[0][:160]}"
-    print(MARK + json.dumps(out), flush=True)  # ours first: a slow peer cannot lose it
-    if peers and name in PEERS:
-        label, build = PEERS[name]
-        out["peer"] = label
+    previous: tuple[str, float] | None = None
+    for size in sizes:
+        h, w = SIZES[size]
+        out = {"op": name, "size": size, "where": where.type}
+        if previous and where.type == "cpu":
+            (ph, pw) = SIZES[previous[0]]
+            predicted = previous[1] * (h * w) / (ph * pw)
+            if predicted > skip_over:
+                out["note"] = f"skipped on CPU: about {predicted:.0f} s predicted"
+                print(MARK + json.dumps(out), flush=True)
+                continue
+        gen = torch.Generator().manual_seed(0)
+        image = torch.nn.functional.interpolate(torch.rand(1, 3, h // 8, w // 8, generator=gen), size=(h, w),
+                                                mode="bilinear", align_corners=False)
+        image = (image + (25 / 255) * torch.randn(1, 3, h, w, generator=gen)).clamp_(0, 1)
         try:
-            fn = build(image, device)
-            out["peer_s"] = _time(fn, device, repeat)
-        except ImportError as error:
-            out["peer_note"] = f"not installed ({error.name})"
-        except Exception as error:  # noqa: BLE001
-            out["peer_note"] = f"failed: {type(error).__name__}"
-        print(MARK + json.dumps(out), flush=True)
+            from bench_oom import default_inputs
+
+            values = default_inputs(op, image.to(where), speed_defaults)
+        except RestoreError as error:
+            out["note"] = f"skipped: {error.subject} {error.problem}"
+            print(MARK + json.dumps(out), flush=True)
+            continue
+        try:
+            out["ours_s"] = _time(lambda v=values: op.call(v), where, repeat)
+            previous = (size, out["ours_s"])
+        except Exception as error:  # noqa: BLE001 - recorded in the table
+            out["note"] = f"failed: {type(error).__name__}: {str(error).splitlines()[0][:160]}"
+        values = None
+        if where.type == "cuda":
+            torch.cuda.empty_cache()
+        print(MARK + json.dumps(out), flush=True)  # ours first: a slow peer cannot lose it
+        if size in peer_sizes and name in PEERS:
+            label, build = PEERS[name]
+            out["peer"] = label
+            try:
+                fn = build(image, device)
+                out["peer_s"] = _time(fn, device, repeat)
+            except ImportError as error:
+                out["peer_note"] = f"not installed ({error.name})"
+            except Exception as error:  # noqa: BLE001
+                out["peer_note"] = f"failed: {type(error).__name__}"
+            print(MARK + json.dumps(out), flush=True)
 
 
-
-def measure(name: str, size: str, args: argparse.Namespace, timeout: float) -> dict:
-    cmd = [sys.executable, os.path.abspath(__file__), "--child", name, size, "--device", args.device,
-           "--repeat", str(args.repeat)] + ([] if args.peers else ["--no-peers"])
+def measure(name: str, sizes: list[str], args: argparse.Namespace) -> list[dict]:
+    """Results of ``name`` at ``sizes`` from one subprocess bounded by ``args.timeout`` per size."""
+    cmd = [sys.executable, os.path.abspath(__file__), "--child", name, ",".join(sizes), "--device", args.device,
+           "--repeat", str(args.repeat), "--skip-over", str(args.skip_over),
+           "--peer-sizes", *(args.peer_sizes if args.peers else ["none"])]
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")])}
     stdout, note = "", None
+    timeout = args.timeout * len(sizes)
     try:
-        done = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=env, cwd=REPO)
+        # a scratch working folder: operations that write files (Save Image 16-bit) must not write into the repo
+        with tempfile.TemporaryDirectory(prefix="restorekit-perf-") as scratch:
+            done = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=env, cwd=scratch)
         stdout = done.stdout
         if done.returncode:
             note = f"crashed (exit {done.returncode})"
     except subprocess.TimeoutExpired as error:
         stdout = error.stdout.decode() if isinstance(error.stdout, bytes) else (error.stdout or "")
         note = f"over the {timeout:.0f} s timeout"
-    lines = [json.loads(x[len(MARK):]) for x in stdout.splitlines() if x.startswith(MARK)]
-    result = lines[-1] if lines else {"op": name, "size": size}
-    if note and "ours_s" not in result:
-        result["note"] = note
-    elif note:
-        result["peer_note"] = note
-    return result
+    by_size: dict[str, dict] = {}
+    for line in stdout.splitlines():
+        if line.startswith(MARK):
+            r = json.loads(line[len(MARK):])
+            by_size[r["size"]] = r  # the last line of a size is the most complete
+    results = []
+    for size in sizes:
+        r = by_size.get(size)
+        if r is None:
+            r = {"op": name, "size": size, "note": note or "no result"}
+            note = note and "not reached (" + note + ")"
+        elif note and size == list(by_size)[-1]:
+            r.setdefault("peer_note" if "ours_s" in r else "note", note)
+        results.append(r)
+    return results
 
 
 # ---- storage and Markdown ------------------------------------------------------------------------
@@ -313,10 +341,14 @@ def main() -> int:
     ap.add_argument("--no-peers", dest="peers", action="store_false")
     ap.add_argument("--comment", default="", help="a note about the machine or the run, shown in the Markdown")
     ap.add_argument("--render-only", action="store_true", help="only rewrite the Markdown from the JSON")
+    ap.add_argument("--peer-sizes", nargs="+", default=list(SIZES), choices=[*SIZES, "none"],
+                    help="sizes at which peers are timed (CPU peers at 4K can take minutes)")
+    ap.add_argument("--budget", type=float, default=1e9, help="stop starting new operations after this many seconds")
     ap.add_argument("--child", nargs=2, help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.child:
-        child(args.child[0], args.child[1], args.device or "cpu", args.repeat, args.peers)
+        child(args.child[0], args.child[1].split(","), args.device or "cpu", args.repeat, args.peer_sizes,
+              args.skip_over)
         return 0
     store = load_store()
     if not args.render_only:
@@ -333,30 +365,23 @@ def main() -> int:
             names = [n for n in names if n in args.ops]
         entry = store.setdefault(args.device, {"results": {}})
         entry.update(machine=machine(args.device), date=datetime.date.today().isoformat(), comment=args.comment)
+        sizes = [x for x in SIZES if x in args.sizes]
+        started = time.perf_counter()
         for name in names:
-            previous: tuple[str, float] | None = None
-            for size in [s for s in SIZES if s in args.sizes]:
-                if previous and args.device == "cpu":
-                    (ph, pw), (h, w) = SIZES[previous[0]], SIZES[size]
-                    predicted = previous[1] * (h * w) / (ph * pw)
-                    if predicted > args.skip_over:
-                        r = {"op": name, "size": size, "note": f"skipped on CPU: about {predicted:.0f} s predicted"}
-                        entry["results"].setdefault(name, {})[size] = r
-                        print(f"{name:26s} {size:>6s}  {r['note']}", flush=True)
-                        continue
-                start = time.perf_counter()
-                r = measure(name, size, args, args.timeout)
+            if time.perf_counter() - started > args.budget:
+                print(f"{name:26s} not measured: the --budget of {args.budget:.0f} s is spent", flush=True)
+                continue
+            start = time.perf_counter()
+            for r in measure(name, sizes, args):
+                size = r.pop("size")
                 r.pop("op", None)
-                r.pop("size", None)
                 entry["results"].setdefault(name, {})[size] = r
-                if "ours_s" in r:
-                    previous = (size, r["ours_s"])
                 print(f"{name:26s} {size:>6s}  ours {fmt_s(r.get('ours_s')):>10s}  peer {fmt_s(r.get('peer_s')):>10s}"
-                      f"  {r.get('note', '')} {r.get('peer_note', '')}  ({time.perf_counter() - start:.0f} s)",
-                      flush=True)
-                JSON_PATH.parent.mkdir(parents=True, exist_ok=True)
-                JSON_PATH.write_text(json.dumps(store, indent=1, sort_keys=True) + "\n")
-                MD_PATH.write_text(render(store))
+                      f"  {r.get('note', '')} {r.get('peer_note', '')}", flush=True)
+            print(f"{'':26s} ({time.perf_counter() - start:.0f} s)", flush=True)
+            JSON_PATH.parent.mkdir(parents=True, exist_ok=True)
+            JSON_PATH.write_text(json.dumps(store, indent=1, sort_keys=True) + "\n")
+            MD_PATH.write_text(render(store))
     MD_PATH.write_text(render(store))
     print(f"wrote {MD_PATH.relative_to(REPO)} and {JSON_PATH.relative_to(REPO)}")
     return 0

@@ -72,7 +72,7 @@ from ..denoise.bm3d.dispatch import bm3d_denoise, resolve_backend
 from ..denoise.bm3d.options import check_options, sigma_per_channel
 from ..errors import InvalidParameterError
 from ..image import check_image
-from ..progress import ProgressCallback, report
+from ..progress import ProgressCallback, report, scaled
 from .fft import deconvolution_canvas, periodic_extension
 from .psf import PSF
 
@@ -85,6 +85,10 @@ ALPHA_RWI = 5e-3
 RI_PIXELS = 256 * 256
 #: Smallest noise sigma used ([0, 1] units): half an 8-bit grey level.
 SIGMA_FLOOR = 0.5 / 255
+#: Progress scale: the first estimate, the hard-thresholding step, then the Wiener step (the rest).
+_TOTAL = 1000
+_SPAN_FIRST = 150
+_SPAN_HARD = 350
 
 
 def _otf(kernel: torch.Tensor, shape: tuple[int, int]) -> torch.Tensor:
@@ -106,15 +110,21 @@ def _check(edges: str, alpha_ri: float, alpha_rwi: float) -> None:
             raise InvalidParameterError(name, f"must be a finite number > 0, got {value!r}.", "keep the default.")
 
 
-def _first_estimate(y: torch.Tensor, psf: PSF, sigma: float | torch.Tensor | None) -> torch.Tensor:
+def _first_estimate(
+    y: torch.Tensor, psf: PSF, sigma: float | torch.Tensor | None, progress: ProgressCallback | None = None
+) -> torch.Tensor:
     """A first deblurred estimate (Richardson–Lucy, unseen borders), used to extrapolate the frame."""
     from .richardson_lucy import richardson_lucy
 
     if sigma is None or not isinstance(sigma, torch.Tensor):
         s = None if sigma is None else max(float(sigma), SIGMA_FLOOR)
-        return richardson_lucy(y, psf, sigma=s).clamp(0, 1)
+        return richardson_lucy(y, psf, sigma=s, progress=progress).clamp(0, 1)
     per_image = noise_sigma(y, sigma).mean(dim=1).tolist()
-    return torch.cat([richardson_lucy(y[i : i + 1], psf, sigma=per_image[i]).clamp(0, 1) for i in range(y.shape[0])])
+    n = y.shape[0]
+    return torch.cat([
+        richardson_lucy(y[i : i + 1], psf, sigma=per_image[i], progress=scaled(progress, i, 1, n)).clamp(0, 1)
+        for i in range(n)
+    ])
 
 
 def noise_sigma(x: torch.Tensor, sigma: float | torch.Tensor | None) -> torch.Tensor:
@@ -145,7 +155,8 @@ def bm3d_deblur(
     ``extrapolate`` (default; a first Richardson–Lucy estimate continues the scene beyond the
     frame) | ``replicate`` |
     ``reflect`` | ``periodic`` (see the module docstring). ``alpha_ri`` / ``alpha_rwi``: the
-    regularisation constants. ``progress(done, 4)`` after each of the four steps. Returns the same
+    regularisation constants. ``progress(done, 1000)``, monotone, from inside every step (the first
+    estimate, both BM3D steps). Returns the same
     shape, dtype and device, values in [0, 1] (both BM3D backends clip).
     """
     check_image(x)
@@ -169,7 +180,7 @@ def bm3d_deblur(
         top, left = margins[0], margins[2]
         v = _otf(psf.kernel_on(x.device), shape)
         if edges == "extrapolate":
-            first = _first_estimate(y, psf, sigma)
+            first = _first_estimate(y, psf, sigma, scaled(progress, 0, _SPAN_FIRST, _TOTAL))
             sharp = periodic_extension(first, margins, "reflect")
             canvas = torch.fft.ifft2(torch.fft.fft2(sharp) * v).real
             canvas[..., top : top + h, left : left + w] = y
@@ -185,11 +196,14 @@ def bm3d_deblur(
     z_ri = torch.fft.ifft2(spec * t_ri).real
     psd_ri = var * (t_ri.real**2 + t_ri.imag**2)
     del t_ri, canvas  # large images: keep only what the next steps need
-    report(progress, 1, 4)
+    report(progress, _SPAN_FIRST, _TOTAL)
 
     # 2. BM3D hard thresholding of the RI estimate
-    y_ri = denoise(z_ri, noise_psd=psd_ri, profile=profile, stage="hard", color_space=color_space).float()
-    report(progress, 2, 4)
+    y_ri = denoise(
+        z_ri, noise_psd=psd_ri, profile=profile, stage="hard", color_space=color_space,
+        progress=scaled(progress, _SPAN_FIRST, _SPAN_HARD, _TOTAL),
+    ).float()
+    report(progress, _SPAN_FIRST + _SPAN_HARD, _TOTAL)
 
     # 3. regularised Wiener inverse with the RI estimate's spectrum
     f_ri = torch.fft.fft2(y_ri)
@@ -199,10 +213,13 @@ def bm3d_deblur(
     z_rwi = torch.fft.ifft2(spec * t_rwi).real
     psd_rwi = var * (t_rwi.real**2 + t_rwi.imag**2)
     del f_ri, signal, t_rwi, spec, z_ri, psd_ri
-    report(progress, 3, 4)
 
     # 4. BM3D Wiener filtering with the RI estimate as pilot
-    out = denoise(z_rwi, noise_psd=psd_rwi, profile=profile, color_space=color_space, pilot=y_ri).float()
-    report(progress, 4, 4)
+    start = _SPAN_FIRST + _SPAN_HARD
+    out = denoise(
+        z_rwi, noise_psd=psd_rwi, profile=profile, color_space=color_space, pilot=y_ri,
+        progress=scaled(progress, start, _TOTAL - start, _TOTAL),
+    ).float()
+    report(progress, _TOTAL, _TOTAL)
     out = out[..., top : top + h, left : left + w]
     return out.to(x.dtype)

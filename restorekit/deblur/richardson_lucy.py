@@ -6,7 +6,9 @@ The Richardson–Lucy (RL) iteration for ``y = A u`` (``A`` = blur by the PSF) i
 
 It keeps ``u`` non-negative and, in the interior, its total brightness. All convolutions are
 real FFTs (``torch.fft.rfft2``) over the whole ``[B, C, H, W]`` batch at once, on any device;
-every channel is deblurred with the same PSF.
+every channel is deblurred with the same PSF. On CUDA the pixel-wise parts of every step (data
+ratio, TV, update, acceleration sums) run as three fused Triton kernels (:mod:`.rl_fused`), with the
+same results to float rounding.
 
 Edges (``edges``)
 -----------------
@@ -89,6 +91,7 @@ from ..errors import InvalidParameterError
 from ..image import check_image
 from ..progress import ProgressCallback, report
 from ..quality.noise import estimate_sigma
+from . import rl_fused
 from .fft import PAD_MODES, deconvolution_canvas, embed, fast_size, pad, periodic_extension, psf_to_otf
 from .psf import PSF
 
@@ -103,6 +106,7 @@ TV_PER_SIGMA = 0.35  # automatic TV weight = TV_PER_SIGMA * noise sigma
 INIT_MODES = ("wiener", "observed")
 _DAMPING_POWER = 10  # N in White's damping polynomial
 _ALPHA_MAX = 0.95  # Biggs-Andrews extrapolation cap
+_TV_FLOOR = 0.05  # lower bound of the TV factor 1 - lambda div(...) (keeps the denominator positive)
 
 
 def _number(name: str, value: object, fix: str, *, allow_none: bool = False) -> None:
@@ -259,49 +263,75 @@ def iterate_richardson_lucy(
     else:
         lam = float(tv_weight) if tv_weight > 0 else None
 
+    tv_eps = None
     if lam is not None:
         tv_eps = torch.clamp(torch.as_tensor(lam, device=device) * _TV_EPS_PER_WEIGHT, min=_TV_EPS)
 
-    def step(v: torch.Tensor) -> torch.Tensor:
-        model = blur(v).clamp_min_(_TINY)
-        ratio = data / model  # 0 outside the observed pixels (data is 0 there): no separate masking pass
-        if threshold is not None:
-            fit = (((data - model) / threshold) ** 2).clamp(max=1.0)
+    steps = None
+    if threshold is None and rl_fused.wanted(device):
+        steps = rl_fused.built_or_none(
+            lambda: rl_fused.FusedSteps(
+                data, norm, active, lam, tv_eps, acceleration, tv_floor=_TV_FLOOR, tiny=_TINY, alpha_max=_ALPHA_MAX
+            )
+        )
+    if steps is None:
+        steps = _TorchSteps(data, mask, norm, active, lam, tv_eps, threshold, acceleration)
+
+    # Biggs-Andrews: alpha_k = <g_k, g_k-1> / <g_k-1, g_k-1> with g = the change made by an RL step; the update
+    # returns g and the per-plane sums (<g, g_prev>, <g, g>). g is 0 where pixels are held (outside `active`),
+    # so these are the sums over the updated pixels.
+    yield u[..., top : top + h, left : left + w]
+    prev = g = stats = stats_prev = None
+    while True:
+        v = u
+        if acceleration and stats_prev is not None:
+            v = steps.extrapolate(u, prev, stats, stats_prev)
+        new, g_new, stats_new = steps.update(spread(steps.ratio(blur(v))), v, g)
+        if acceleration:
+            stats_prev, stats, g, prev = stats, stats_new, g_new, u
+        u = new
+        yield u[..., top : top + h, left : left + w]
+
+
+class _TorchSteps:
+    """The element-wise parts of an RL step in plain torch (any device; see :mod:`.rl_fused` for CUDA)."""
+
+    def __init__(self, data, mask, norm, active, lam, tv_eps, threshold, accelerate: bool) -> None:
+        self.data, self.mask, self.norm, self.active = data, mask, norm, active
+        self.lam, self.tv_eps, self.threshold, self.accelerate = lam, tv_eps, threshold, accelerate
+
+    def ratio(self, model: torch.Tensor) -> torch.Tensor:
+        """``y / (A u)``, damped when a threshold is set; 0 outside the observed pixels (data is 0 there)."""
+        model = model.clamp_min_(_TINY)
+        ratio = self.data / model
+        if self.threshold is not None:
+            fit = (((self.data - model) / self.threshold) ** 2).clamp(max=1.0)
             n = _DAMPING_POWER
             ratio = 1 + fit ** (n - 1) * (n - (n - 1) * fit) * (ratio - 1)
-            if mask is not None:
-                ratio = ratio * mask
-        new = spread(ratio).mul_(v)
-        denom = norm
-        if lam is not None:
-            tv = (1 - lam * _tv_divergence(v, tv_eps)).clamp_min(0.05)
+            if self.mask is not None:
+                ratio = ratio * self.mask
+        return ratio
+
+    def update(self, s: torch.Tensor, v: torch.Tensor, gprev: torch.Tensor | None):
+        """The new estimate from ``s = A^T(ratio)`` at ``v``; with acceleration also its change and sums."""
+        new = s.mul_(v)
+        denom = self.norm
+        if self.lam is not None:
+            tv = (1 - self.lam * _tv_divergence(v, self.tv_eps)).clamp_min(_TV_FLOOR)
             denom = tv if denom is None else denom * tv
         if denom is not None:
             new.div_(denom)
         new.clamp_min_(0)
-        if active is not None:
-            new = torch.where(active, new, v)
-        return new
+        if self.active is not None:
+            new = torch.where(self.active, new, v)
+        if not self.accelerate:
+            return new, None, None
+        g = new - v
+        square = (g * g).sum(dim=(-2, -1))
+        dot = torch.zeros_like(square) if gprev is None else (g * gprev).sum(dim=(-2, -1))
+        return new, g, torch.stack((dot, square), dim=-1)
 
-    def masked(p: torch.Tensor) -> torch.Tensor:
-        return p if active is None else p * active
-
-    # Biggs-Andrews needs <g1, g2> and <g2, g2>; g2 is the previous g1, so its masked copy and its squared norm
-    # are carried over from the previous iteration instead of being recomputed (same values).
-    yield u[..., top : top + h, left : left + w]
-    prev = g1 = g1m = g2m = g2sq = None
-    while True:
-        v = u
-        if acceleration and prev is not None and g2m is not None:
-            g1m = masked(g1)
-            alpha = ((g1m * g2m).sum(dim=(-2, -1)) / g2sq.clamp_min(1e-20)).clamp(0.0, _ALPHA_MAX)
-            v = torch.addcmul(u, alpha[..., None, None], u - prev).clamp_min_(0)
-        new = step(v)
-        if acceleration:
-            if g1 is not None:
-                g2m = g1m if g1m is not None else masked(g1)
-                g2sq = (g2m * g1).sum(dim=(-2, -1))
-            g1, g1m = new - v, None
-            prev = u
-        u = new
-        yield u[..., top : top + h, left : left + w]
+    def extrapolate(self, u, prev, stats, stats_prev) -> torch.Tensor:
+        """``max(u + alpha (u - prev), 0)`` with the clipped Biggs–Andrews ``alpha`` per image and channel."""
+        alpha = (stats[..., 0] / stats_prev[..., 1].clamp_min(1e-20)).clamp(0.0, _ALPHA_MAX)
+        return torch.addcmul(u, alpha[..., None, None], u - prev).clamp_min_(0)

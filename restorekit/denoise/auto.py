@@ -271,6 +271,47 @@ def _run(method: str, x: torch.Tensor, sigmas: list, seed: int, progress: Progre
     return out, _training_note(info)
 
 
+#: Analyse (and estimate noise spectra of) at most this many pixels per call, reporting progress in between.
+_CHUNK_PIXELS = 2**20
+
+
+def _one_bar(progress: ProgressCallback | None, total: int) -> ProgressCallback | None:
+    """Forward ``(done, total)`` calls to ``progress`` without ever moving back or past ``total`` (a sub-step
+    that restarts its own count, e.g. after an out-of-memory retry, keeps the bar where it was)."""
+    if progress is None:
+        return None
+    high = [0]
+
+    def bar(done: int, _total: int) -> None:
+        high[0] = max(high[0], min(int(done), total))
+        progress(high[0], total)
+
+    return bar
+
+
+def _chunked(fn, x: torch.Tensor, progress: ProgressCallback | None) -> torch.Tensor:
+    """``fn(part, slice)`` on consecutive images of ``x`` of at most :data:`_CHUNK_PIXELS` pixels per call
+    (at least one image), concatenated; progress after each call."""
+    b, _, h, w = x.shape
+    step = max(1, _CHUNK_PIXELS // max(1, h * w))
+    parts = []
+    for i in range(0, b, step):
+        parts.append(fn(x[i : i + step], slice(i, i + step)))
+        report(progress, min(b, i + step), b)
+    return torch.cat(parts)
+
+
+def _analyse(x: torch.Tensor, progress: ProgressCallback | None) -> list[NoiseAnalysis]:
+    """:func:`analyse_noise` in chunks of images (per-image results; progress in between)."""
+    b, _, h, w = x.shape
+    step = max(1, _CHUNK_PIXELS // max(1, h * w))
+    analyses: list[NoiseAnalysis] = []
+    for i in range(0, b, step):
+        analyses += analyse_noise(x[i : i + step])
+        report(progress, min(b, i + step), b)
+    return analyses
+
+
 def _training_note(info: dict) -> str:
     if not isinstance(info, dict):
         return ""
@@ -296,7 +337,8 @@ def auto_denoise(
         prefer: ``"quality"``, ``"balanced"`` or ``"fast"`` (see the decision rule).
         seed: seed for the learned methods (N2V, DIP).
         return_info: also return the choice made for each image (see Returns).
-        progress: called with ``(done, total)``; every image group counts 100 steps.
+        progress: called with ``(done, total)`` on one bar that never moves back: ``total = 100 x (B + 1)``,
+            the noise analysis counts 100 steps and each image 100 more (the run of its group).
 
     Returns:
         The denoised batch; with ``return_info=True``, ``(denoised batch, one AutoChoice per image)``.
@@ -317,7 +359,12 @@ def auto_denoise(
             f"{_NAMES[method]} is not available in this installation.",
             "choose 'auto', 'wavelet' or 'nlm', or install the module that provides it.",
         )
-    analyses = analyse_noise(x)
+    b, _, h, w = x.shape
+    # One bar 0 -> 100 x (B + 1): the analysis takes the first 100 steps, each image group 100 per image.
+    total = 100 * (b + 1)
+    bar = _one_bar(progress, total)
+    xf = x.detach().float()
+    analyses = _analyse(xf, scaled(bar, 0, 100, total))
     if method == "auto":
         choices = [choose(a, prefer=prefer, available=avail, on_gpu=x.device.type == "cuda") for a in analyses]
     else:
@@ -332,13 +379,13 @@ def auto_denoise(
     groups: dict[tuple, list[int]] = {}
     for i, ch in enumerate(choices):
         groups.setdefault((ch.method, "vst", i) if ch.vst else (ch.method, ch.psd), []).append(i)
-    xf = x.detach().float()
     out = torch.empty_like(xf)
-    total = 100 * len(groups)
-    for g, idx in enumerate(groups.values()):
+    start = 100
+    for idx in groups.values():
         ch = choices[idx[0]]
         sub = xf[idx]
-        sub_progress = scaled(progress, 100 * g, 100, total)
+        span = 100 * len(idx)
+        sub_progress = scaled(bar, start, span, total)
         if ch.vst:
             a = ch.analysis
             u, sigma_u = gat_forward(sub, a.noise_gain, a.noise_floor)
@@ -350,15 +397,18 @@ def auto_denoise(
 
             # named apart from ``total`` (the progress total), which this used to overwrite
             total_sigma = torch.tensor([choices[i].sigma for i in idx], device=sub.device)
-            psd = estimate_noise_psd(sub, total_sigma=total_sigma)
-            res, note = bm3d_denoise(sub, noise_psd=psd, progress=sub_progress), ""
+            # the spectrum estimate counts for the first 10 % of the group's range, the BM3D run for the rest
+            psd = _chunked(lambda part, sl, ts=total_sigma: estimate_noise_psd(part, total_sigma=ts[sl]), sub,
+                           scaled(sub_progress, 0, 10, 100))
+            res, note = bm3d_denoise(sub, noise_psd=psd, progress=scaled(sub_progress, 10, 90, 100)), ""
         else:
             res, note = _run(ch.method, sub, [choices[i].sigma for i in idx], seed, sub_progress)
         if note:
             for i in idx:
                 choices[i].extra["training"] = note
         out[idx] = res.float()
-        report(progress, 100 * (g + 1), total)
+        start += span
+        report(bar, start, total)
     out = out.clamp_(0, 1).to(x.dtype)
     return (out, choices) if return_info else out
 

@@ -269,8 +269,10 @@ def _fmt_params(p: dict, with_sigma: bool = True) -> str:
     return ", ".join(parts)
 
 
-def _apply(method: str, x: torch.Tensor, sigmas: list[float], params: list[dict]) -> torch.Tensor:
-    """Denoise each image ``x[i]`` with ``params[i]`` (image sigma ``sigmas[i]``, [0, 1] units)."""
+def _apply(method: str, x: torch.Tensor, sigmas: list[float], params: list[dict],
+           progress: ProgressCallback | None = None) -> torch.Tensor:
+    """Denoise each image ``x[i]`` with ``params[i]`` (image sigma ``sigmas[i]``, [0, 1] units); ``progress`` is
+    handed to the denoiser."""
     if method == "wavelet":
         from .wavelet import wavelet_denoise
 
@@ -280,18 +282,19 @@ def _apply(method: str, x: torch.Tensor, sigmas: list[float], params: list[dict]
             if s <= 0:
                 out[i : i + 1] = x[i : i + 1]
                 continue
-            out[i : i + 1] = wavelet_denoise(x[i : i + 1], sigma=min(s, 1.0), method=params[i]["method"])
+            out[i : i + 1] = wavelet_denoise(x[i : i + 1], sigma=min(s, 1.0), method=params[i]["method"],
+                                             progress=progress)
         return out
     if method == "nlm":
         from .nlm import auto_settings, nlm_denoise
 
         mode = "joint" if x.shape[1] == 3 else "gray"
         hs = [max(auto_settings(s * 255.0, mode=mode)[2] * p["strength"] * s, 1e-6) for s, p in zip(sigmas, params, strict=True)]
-        return nlm_denoise(x, sigma=list(sigmas), h=hs)
+        return nlm_denoise(x, sigma=list(sigmas), h=hs, progress=progress)
     from .bm3d import bm3d_denoise
 
     sig = torch.tensor([max(s * p["sigma_scale"], 1e-6) for s, p in zip(sigmas, params, strict=True)], device=x.device)
-    return bm3d_denoise(x, sigma=sig)
+    return bm3d_denoise(x, sigma=sig, progress=progress)
 
 
 def _check(method: str, density: str, stride: int, masks: int, sigma, fill: str) -> None:
@@ -387,16 +390,23 @@ def autotune_denoiser(
     m = min(masks, stride * stride)
     tables: list[list[tuple[dict, float]]] = [[] for _ in range(b)]
 
+    def hold(_done: int, _total: int) -> None:
+        # Inside one evaluation the denoiser's own steps repeat the bar's value (they restart per call):
+        # the callback, ComfyUI's interruption check, still runs between them.
+        report(progress, done, total)
+
+    inner = hold if progress is not None else None
+
     def evaluate(cands: list[dict]) -> None:
         """Loss of candidate ``cands[i]`` for image ``i`` (all images in one batched pass)."""
         nonlocal done
         if criterion == "sure":
-            loss = mc_sure(lambda batch: _apply(method, batch, sigmas * 2, cands * 2), y, estimated)
+            loss = mc_sure(lambda batch: _apply(method, batch, sigmas * 2, cands * 2, inner), y, estimated)
         else:
             sig_rep = [s for s in sigmas for _ in range(m)]
             par_rep = [p for p in cands for _ in range(m)]
             loss = j_invariant_loss(
-                lambda batch: _apply(method, batch, sig_rep, par_rep), y, stride=stride, masks=m, fill=fill
+                lambda batch: _apply(method, batch, sig_rep, par_rep, inner), y, stride=stride, masks=m, fill=fill
             )
         for i, value in enumerate(loss.cpu().tolist()):
             tables[i].append((cands[i], float(value)))
@@ -421,7 +431,7 @@ def autotune_denoiser(
         evaluate(above)
 
     chosen = [best(i) for i in range(b)]
-    out = _apply(method, y, sigmas, chosen)
+    out = _apply(method, y, sigmas, chosen, inner)
     done += 1
     report(progress, done, total)
     params = [{**p, "sigma": sigmas[i]} for i, p in enumerate(chosen)]

@@ -29,8 +29,13 @@ Defaults (measured on Set12 and BSD68 at sigma 15/25/50, see ``bench/bench_wavel
 SureShrink with the non-negative garrote on the stationary transform with bior1.3 and automatic
 levels, colour in YCbCr.
 
-This is a CPU algorithm (PyWavelets): tensors on other devices are processed on the CPU and
-returned on their device.
+Implementation: torch on the input's device (CUDA tensors stay on the GPU), float32 (float64 for
+float64 input), every image and channel of the batch at once as rows ``[B*C, H, W]``; the
+transforms are :mod:`restorekit.denoise.wavelet_transform` (PyWavelets' conventions and filters,
+same coefficients) and the thresholds the batched rules of
+:mod:`restorekit.denoise.wavelet_threshold` (SureShrink exact, without sorting whole subbands).
+The results are those of the former PyWavelets implementation (float64: within 1e-5, see
+``tests/denoise/test_wavelet.py``, which keeps it as the reference).
 """
 
 from __future__ import annotations
@@ -46,10 +51,11 @@ import torch
 
 from ..color import rgb_to_ycbcr, ycbcr_to_rgb
 from ..errors import InvalidParameterError
-from ..image import check_image, from_numpy, to_numpy
+from ..image import check_image
 from ..progress import ProgressCallback, report
 from ..quality.noise import estimate_sigma
-from .wavelet_threshold import MODES, bayes_threshold, shrink, sure_threshold, universal_threshold
+from . import wavelet_transform as wt
+from .wavelet_threshold import MODES, bayes_thresholds, shrink_rows_, sure_thresholds, universal_thresholds
 
 METHODS = ("bayes", "visu", "sure", "manual")
 TRANSFORMS = ("decimated", "stationary", "cycle_spin")
@@ -71,6 +77,10 @@ MAX_LEVELS = 10
 #: Mirrored border (pixels per side) added before the stationary transform, whose periodic
 #: extension would otherwise wrap the opposite border into the image (+0.1-0.2 dB on Set12).
 SWT_MARGIN = 16
+#: On CPU tensors the decimated transform runs in PyWavelets' C code (faster there; the same
+#: coefficients as the torch transform that GPUs use) and the levels are thresholded one by one.
+#: True: the path of GPUs on the CPU too (tests).
+_GPU_PATH_ON_CPU = False
 
 
 def _ycbcr_noise_gain() -> tuple[float, ...]:
@@ -172,146 +182,150 @@ def subband_noise_gains(wavelet: str, levels: int) -> tuple[tuple[float, float],
     return tuple(gains)
 
 
-def _band_threshold(
-    band: np.ndarray, noise: float, method: str, mode: str, n_pixels: int, manual: float | None, hybrid: bool
-) -> float:
-    if method == "bayes":
-        return bayes_threshold(band, noise)
-    if method == "visu":
-        return universal_threshold(noise, n_pixels)
+def _row_thresholds(
+    bands: list[torch.Tensor],
+    noise: list[torch.Tensor],
+    method: str,
+    mode: str,
+    n_pixels: int,
+    manual: list[torch.Tensor] | None,
+    hybrid: bool,
+) -> list[torch.Tensor]:
+    """The threshold ``[R]`` (float64) of every row of every band ``[R, n]`` with noise ``[R]``."""
     if method == "sure":
-        return sure_threshold(band, noise, mode=mode, hybrid=hybrid)
-    return float(manual) if manual is not None else 0.0
+        return sure_thresholds(bands, noise, mode=mode, hybrid=hybrid)
+    if method == "bayes":
+        return [bayes_thresholds(band, s) for band, s in zip(bands, noise, strict=True)]
+    if method == "visu":
+        return [universal_thresholds(s, n_pixels) for s in noise]
+    return list(manual)
 
 
-def _shrink_details(
-    coeffs: list, gains, sigma: float, method: str, mode: str, n_pixels: int, manual: float | None, hybrid: bool
-) -> list[tuple[float, float, float]]:
-    """Shrink the detail tuples of a ``wavedec2``/``swt2`` coefficient list in place (each level's
-    tuple is replaced, so the unshrunk bands can be freed). Returns the thresholds, finest level first."""
-    levels = len(coeffs) - 1
-    used = []
-    for j in range(levels):  # j = 0 is the finest level, stored last
-        k = levels - j
-        g_hv, g_d = gains[j]
-        level_out, level_t = [], []
-        for band, gain in zip(coeffs[k], (g_hv, g_hv, g_d), strict=True):
-            t = _band_threshold(
-                band, sigma * gain, method, mode, n_pixels, None if manual is None else manual * gain, hybrid
-            )
-            level_out.append(shrink(band, t, mode))
-            level_t.append(t)
-        coeffs[k] = tuple(level_out)
-        used.append(tuple(level_t))
-    return used
-
-
-def _denoise_decimated(
-    img: np.ndarray,
-    wavelet: str,
-    levels: int,
-    sigma: float,
+def _shrink_levels(
+    details: list[tuple[torch.Tensor, torch.Tensor, torch.Tensor]],
+    gains,
+    sigma: torch.Tensor,
     method: str,
     mode: str,
-    manual: float | None,
-    hybrid: bool,
     n_pixels: int,
-):
-    with warnings.catch_warnings():
-        # Tiny images get one level even when the filter is longer than the image (boundary effects dominate).
-        warnings.filterwarnings("ignore", message="Level value of", category=UserWarning)
-        coeffs = pywt.wavedec2(img, wavelet, mode="symmetric", level=levels)
-    used = _shrink_details(coeffs, subband_noise_gains(wavelet, levels), sigma, method, mode, n_pixels, manual, hybrid)
-    rec = pywt.waverec2(coeffs, wavelet, mode="symmetric")
-    return rec[: img.shape[0], : img.shape[1]], used
+    manual: torch.Tensor | None,
+    hybrid: bool,
+    scratch: torch.Tensor | None = None,
+    tick=None,
+) -> torch.Tensor:
+    """Threshold and shrink (in place) the detail bands, finest level first: ``details[j]`` =
+    (cH, cV, cD) of level ``j + 1``, each ``[R, ...]`` with one row per image-channel (noise sigma
+    ``[R]``). Returns the thresholds ``[R, levels, 3]`` (float64).
 
-
-def _iswt2(coeffs: list, wavelet: str) -> np.ndarray:
-    """Inverse of ``pywt.swt2(..., trim_approx=True)`` (same result as ``pywt.iswt2``, vectorised).
-
-    Level ``j`` of the stationary transform is the one-level undecimated transform of each
-    polyphase component of step ``s = 2**(j-1)``; the inverse of a one-level undecimated transform
-    is the mean of the four periodised inverse DWTs of its (even/odd row, even/odd column)
-    coefficient subsets, each shifted back into place. All polyphase components of a level go
-    through one batched ``pywt.idwt2`` call instead of ``4**j`` small ones.
+    ``tick``: called once per level. On the CPU the levels are thresholded one after the other
+    (progress between them); elsewhere all subbands go through the threshold rule together (SURE
+    then costs its few host syncs once, not per level) and the ticks come at the end.
     """
-    out = coeffs[0]
-    levels = len(coeffs) - 1
-    for j, details in enumerate(coeffs[1:]):
-        s = 2 ** (levels - j - 1)
-        h, w = out.shape
-        hs, ws = h // s, w // s
-        bands = [a.reshape(hs, s, ws, s).transpose(1, 3, 0, 2) for a in (out, *details)]  # [s, s, hs, ws]
-        acc = None
-        for oy in (0, 1):
-            for ox in (0, 1):
-                sel = [band[..., oy::2, ox::2] for band in bands]
-                part = pywt.idwt2((sel[0], tuple(sel[1:])), wavelet, mode="periodization", axes=(-2, -1))
-                if oy or ox:
-                    part = np.roll(part, (oy, ox), axis=(-2, -1))
-                acc = part if acc is None else acc + part
-        out = (acc * 0.25).transpose(2, 0, 3, 1).reshape(h, w)
-    return out
+    one_by_one = details[0][0].device.type == "cpu" and not _GPU_PATH_ON_CPU
+    groups = [[j] for j in range(len(details))] if one_by_one else [list(range(len(details)))]
+    used: list[torch.Tensor] = []
+    for group in groups:
+        bands, noise, man = [], [], []
+        for j in group:
+            g_hv, g_d = gains[j]
+            for band, gain in zip(details[j], (g_hv, g_hv, g_d), strict=True):
+                bands.append(band.reshape(band.shape[0], -1))
+                noise.append(sigma * gain)
+                if manual is not None:
+                    man.append(manual * gain)
+        thresholds = _row_thresholds(bands, noise, method, mode, n_pixels, man if manual is not None else None, hybrid)
+        k = 0
+        for j in group:
+            for band in details[j]:
+                buf = scratch if scratch is not None and scratch.shape == band.shape else None
+                shrink_rows_(band, thresholds[k], mode, scratch=buf)
+                k += 1
+            if tick is not None and one_by_one:
+                tick()
+        used.extend(thresholds)
+    if tick is not None and not one_by_one:
+        for _ in details:
+            tick()
+    return torch.stack(used, dim=1).view(-1, len(details), 3)
 
 
-def _denoise_stationary(
-    img: np.ndarray,
-    wavelet: str,
-    levels: int,
-    sigma: float,
-    method: str,
-    mode: str,
-    manual: float | None,
-    hybrid: bool,
-    n_pixels: int,
-):
-    h, w = img.shape
+def _symmetric_pad(x: torch.Tensor, top: int, bottom: int, left: int, right: int) -> torch.Tensor:
+    """Half-sample symmetric extension (``numpy.pad(mode="symmetric")``) of ``[R, H, W]``."""
+    x = wt._pad(x, -2, top, bottom, "symmetric")
+    return wt._pad(x, -1, left, right, "symmetric")
+
+
+def _wavedec2(rows: torch.Tensor, wavelet: str, levels: int) -> list:
+    """``wavedec2`` (symmetric) of ``rows`` ``[R, H, W]``: torch on GPUs; on the CPU PyWavelets' batched C
+    transform (same coefficients, faster there than strided torch slices), as tensors sharing its arrays."""
+    if rows.device.type != "cpu" or _GPU_PATH_ON_CPU:
+        return wt.wavedec2(rows, wavelet, levels, mode="symmetric")
+    with warnings.catch_warnings():
+        # tiny images get one level even when the filter is longer than the image (boundary effects dominate)
+        warnings.filterwarnings("ignore", message="Level value of", category=UserWarning)
+        coeffs = pywt.wavedec2(np.ascontiguousarray(rows.detach().numpy()), wavelet, mode="symmetric", level=levels, axes=(-2, -1))
+    return [torch.from_numpy(coeffs[0]), *[tuple(torch.from_numpy(b) for b in lvl) for lvl in coeffs[1:]]]
+
+
+def _waverec2(coeffs: list, wavelet: str, like: torch.Tensor) -> torch.Tensor:
+    """Inverse of :func:`_wavedec2`."""
+    if like.device.type != "cpu" or _GPU_PATH_ON_CPU:
+        return wt.waverec2(coeffs, wavelet, mode="symmetric")
+    arrays = [coeffs[0].numpy(), *[tuple(b.numpy() for b in lvl) for lvl in coeffs[1:]]]
+    return torch.from_numpy(pywt.waverec2(arrays, wavelet, mode="symmetric", axes=(-2, -1)))
+
+
+def _denoise_decimated(rows: torch.Tensor, wavelet: str, levels: int, shrink_args: dict) -> tuple:
+    """Decimated shrinkage of ``rows`` ``[R, H, W]``: returns (image ``[R, H, W]``, thresholds ``[R, levels, 3]``)."""
+    h, w = rows.shape[-2:]
+    coeffs = _wavedec2(rows, wavelet, levels)
+    details = [tuple(band.contiguous() for band in coeffs[levels - j]) for j in range(levels)]  # finest first
+    used = _shrink_levels(details, subband_noise_gains(wavelet, levels), **shrink_args)
+    coeffs = [coeffs[0], *[details[levels - k] for k in range(1, levels + 1)]]
+    return _waverec2(coeffs, wavelet, rows)[..., :h, :w], used
+
+
+def _denoise_stationary(rows: torch.Tensor, wavelet: str, levels: int, shrink_args: dict, tick) -> tuple:
+    """Stationary shrinkage of ``rows`` ``[R, H, W]`` (mirrored margin, padded to a multiple of ``2**levels``)."""
+    r, h, w = rows.shape
     block = 2**levels
     # swt2 extends periodically: a mirrored margin keeps the wrap-around away from the image,
     # then the size is padded up to a multiple of 2**levels.
     my, mx = min(SWT_MARGIN, h), min(SWT_MARGIN, w)
     ph, pw = -(h + 2 * my) % block, -(w + 2 * mx) % block
     top, left = my + ph // 2, mx + pw // 2
-    padded = np.pad(img, ((top, my + ph - ph // 2), (left, mx + pw - pw // 2)), mode="symmetric")
-    coeffs = pywt.swt2(padded, wavelet, level=levels, trim_approx=True)
-    del padded
-    used = _shrink_details(coeffs, subband_noise_gains(wavelet, levels), sigma, method, mode, n_pixels, manual, hybrid)
-    rec = _iswt2(coeffs, wavelet)
-    return rec[top : top + h, left : left + w], used
+    a = _symmetric_pad(rows, top, my + ph - ph // 2, left, mx + pw - pw // 2).contiguous()
+    scratch = (torch.empty_like(a), torch.empty_like(a))
+    store = a.new_empty((levels, 3, *a.shape))
+    details = [(store[j, 0], store[j, 1], store[j, 2]) for j in range(levels)]
+    for j in range(levels):
+        wt.swt2_level_into(a, wavelet, j, a, details[j], scratch)
+        tick()
+    used = _shrink_levels(details, subband_noise_gains(wavelet, levels), scratch=scratch[0], tick=tick, **shrink_args)
+    for j in reversed(range(levels)):
+        wt.iswt2_level_into(a, details[j], wavelet, j, a, scratch)
+        tick()
+    return a[:, top : top + h, left : left + w], used
 
 
-def _denoise_cycle_spin(
-    img: np.ndarray,
-    wavelet: str,
-    levels: int,
-    sigma: float,
-    method: str,
-    mode: str,
-    manual: float | None,
-    hybrid: bool,
-    n_pixels: int,
-    shifts: int,
-    tick,
-) -> tuple:
-    h, w = img.shape
+def _denoise_cycle_spin(rows: torch.Tensor, wavelet: str, levels: int, shrink_args: dict, shifts: int, tick) -> tuple:
+    """The decimated result averaged over ``shifts x shifts`` shifts of a symmetrically padded copy."""
+    r, h, w = rows.shape
     sy, sx = min(shifts, h), min(shifts, w)
     py, px = sy - 1, sx - 1
-    padded = np.pad(img, ((py, py), (px, px)), mode="symmetric") if (py or px) else img
-    acc = np.zeros((h, w), dtype=np.float64)
+    padded = _symmetric_pad(rows, py, py, px, px) if (py or px) else rows
+    acc = torch.zeros_like(rows)
     used_sum = None
-    count = 0
     for dy in range(sy):
         for dx in range(sx):
-            window = padded[dy : dy + h + py, dx : dx + w + px]
-            rec, used = _denoise_decimated(window, wavelet, levels, sigma, method, mode, manual, hybrid, n_pixels)
+            window = padded[:, dy : dy + h + py, dx : dx + w + px]
+            rec, used = _denoise_decimated(window, wavelet, levels, shrink_args)
             oy, ox = py - dy, px - dx
-            acc += rec[oy : oy + h, ox : ox + w]
-            arr = np.asarray(used, dtype=np.float64)
-            used_sum = arr if used_sum is None else used_sum + arr
-            count += 1
+            acc += rec[:, oy : oy + h, ox : ox + w]
+            used_sum = used if used_sum is None else used_sum + used
             tick()
-    mean_used = [tuple(float(v) for v in row) for row in (used_sum / count)]
-    return (acc / count).astype(img.dtype), mean_used
+    count = sy * sx
+    return acc / count, used_sum / count
 
 
 def _validate(sigma, method, mode, wavelet, levels, transform, shifts, color, threshold, sure_hybrid) -> None:
@@ -396,7 +410,9 @@ def wavelet_denoise(
         sure_hybrid: for ``"sure"``, use Donoho & Johnstone's hybrid rule (universal threshold
             on subbands that are nearly pure noise).
         return_info: also return what was done to each image (see Returns).
-        progress: called with ``(done, total)`` after each channel of each image (and each shift).
+        progress: called with ``(done, total)``: stationary, after each level of the forward
+            transform, of the thresholding and of the inverse transform (``3 levels`` steps); cycle
+            spinning, after each shift; decimated, 3 steps. The whole batch is processed at once.
 
     Returns:
         The denoised batch, same shape, dtype and device as ``x``, clamped to [0, 1]. With
@@ -406,60 +422,69 @@ def wavelet_denoise(
     check_image(x, "image")
     _validate(sigma, method, mode, wavelet, levels, transform, shifts, color, threshold, sure_hybrid)
     b, c, h, w = x.shape
-    work = x.float()
+    work = x.detach().to(torch.float64 if x.dtype == torch.float64 else torch.float32)  # not differentiable
     use_ycbcr = c == 3 and color == "ycbcr"
     if use_ycbcr:
         work = rgb_to_ycbcr(work)
         names = ("Y", "Cb", "Cr")
     else:
         names = ("gray",) if c == 1 else ("R", "G", "B")
-    channel_gain = _YCBCR_NOISE_GAIN if use_ycbcr else (1.0,) * c
+    channel_gain = torch.tensor(_YCBCR_NOISE_GAIN if use_ycbcr else (1.0,) * c, dtype=torch.float64, device=x.device)
     if sigma is None:
-        sigmas = estimate_sigma(work).double().cpu().numpy()  # [B, C], per channel of the thresholded image
+        sigmas = estimate_sigma(work).to(torch.float64)  # [B, C], per channel of the thresholded image
     else:
-        sigmas = np.tile(np.asarray([sigma * g for g in channel_gain], dtype=np.float64), (b, 1))
+        sigmas = (float(sigma) * channel_gain).expand(b, c)
     lev = levels if levels > 0 else auto_levels(h, w, wavelet, transform, method)
     lev = min(lev, max_levels(h, w, wavelet, transform))
-    arr = to_numpy(work)  # [B, H, W, C] float32
-    out = np.empty_like(arr)
-    steps = shifts * shifts if transform == "cycle_spin" else 1
-    total = b * c * steps
+    steps = {"decimated": 3, "stationary": 3 * lev, "cycle_spin": shifts * shifts}[transform] if lev else 1
     done = 0
 
     def tick() -> None:
         nonlocal done
         done += 1
-        report(progress, done, total)
+        report(progress, done, steps)
 
-    infos = []
-    for i in range(b):
-        info = WaveletInfo(
-            channels=names, sigma=[float(s) for s in sigmas[i]], sigma_estimated=sigma is None, levels=lev
+    rows = work.reshape(b * c, h, w)
+    sigma_rows = sigmas.reshape(-1)
+    if lev == 0:
+        result = rows
+        used = torch.zeros(b * c, 0, 3, dtype=torch.float64, device=x.device)
+        tick()
+    else:
+        manual = (float(threshold) * channel_gain).repeat(b) if method == "manual" else None
+        shrink_args = dict(
+            sigma=sigma_rows, method=method, mode=mode, n_pixels=h * w, manual=manual, hybrid=sure_hybrid
         )
-        for ch in range(c):
-            img = arr[i, :, :, ch]
-            s = float(sigmas[i, ch])
-            if lev == 0 or (s <= 0 and method != "manual"):
-                out[i, :, :, ch] = img
-                info.thresholds.append([(0.0, 0.0, 0.0)] * lev)
-                for _ in range(steps):
-                    tick()
-                continue
-            manual = float(threshold) * channel_gain[ch] if method == "manual" else None
-            args = (img, wavelet, lev, s, method, mode, manual, sure_hybrid, h * w)
-            if transform == "decimated":
-                rec, used = _denoise_decimated(*args)
-                tick()
-            elif transform == "stationary":
-                rec, used = _denoise_stationary(*args)
-                tick()
-            else:
-                rec, used = _denoise_cycle_spin(*args, shifts, tick)
-            out[i, :, :, ch] = rec
-            info.thresholds.append([tuple(float(t) for t in lvl) for lvl in used])
-        infos.append(info)
-    result = from_numpy(out, work)
+        if transform == "decimated":
+            result, used = _denoise_decimated(rows, wavelet, lev, shrink_args)
+            tick()
+            tick()
+            tick()
+        elif transform == "stationary":
+            result, used = _denoise_stationary(rows, wavelet, lev, shrink_args, tick)
+        else:
+            result, used = _denoise_cycle_spin(rows, wavelet, lev, shrink_args, shifts, tick)
+        if method != "manual":
+            # channels without measurable noise are returned as they are
+            skip = sigma_rows <= 0
+            result = torch.where(skip[:, None, None], rows, result)
+            used = torch.where(skip[:, None, None], torch.zeros_like(used), used)
+    result = result.reshape(b, c, h, w)
     if use_ycbcr:
         result = ycbcr_to_rgb(result)
-    result = result.clamp_(0.0, 1.0).to(dtype=x.dtype)
-    return (result, infos) if return_info else result
+    result = result.clamp(0.0, 1.0).to(dtype=x.dtype)
+    if not return_info:
+        return result
+    sig_list = sigmas.cpu().tolist()
+    used_list = used.reshape(b, c, lev, 3).cpu().tolist()
+    infos = [
+        WaveletInfo(
+            channels=names,
+            sigma=[float(v) for v in sig_list[i]],
+            sigma_estimated=sigma is None,
+            levels=lev,
+            thresholds=[[tuple(lvl) for lvl in used_list[i][ch]] for ch in range(c)],
+        )
+        for i in range(b)
+    ]
+    return result, infos

@@ -228,30 +228,18 @@ def swt2(x: torch.Tensor, wavelet: str, level: int, start_level: int = 0) -> lis
 
 def swt2_level(a: torch.Tensor, wavelet: str, j: int) -> tuple[torch.Tensor, tuple[torch.Tensor, ...]]:
     """Level ``j + 1`` (j = 0 finest) of :func:`swt2` from the previous approximation ``a``."""
-    lo, hi, _, _ = wavelet_filters(wavelet)
-    taps, step = len(lo), 2**j
-    # pywt: out[n] = sum_m f[m] a[n + step * (L/2 - m)]; as a correlation with the reversed filter
-    shift = SHIFTS["swt"](taps, step)
-    flo, fhi = lo[::-1], hi[::-1]
-    lo_h, hi_h = _swt_axis(a, (flo, fhi), -2, step, shift)
-    lo_w, hi_w = _swt_axis(torch.stack([lo_h, hi_h]), (flo, fhi), -1, step, shift)
-    return lo_w[0], (lo_w[1], hi_w[0], hi_w[1])
+    a = a.contiguous()
+    approx = torch.empty_like(a)
+    details = (torch.empty_like(a), torch.empty_like(a), torch.empty_like(a))
+    swt2_level_into(a, wavelet, j, approx, details, (torch.empty_like(a), torch.empty_like(a)))
+    return approx, details
 
 
 def iswt2_level(a: torch.Tensor, details: tuple, wavelet: str, j: int) -> torch.Tensor:
     """Inverse of :func:`swt2_level`: the approximation of level ``j`` from level ``j + 1``'s bands."""
-    _, _, lo, hi = wavelet_filters(wavelet)
-    taps, step = len(lo), 2**j
-    shift = SHIFTS["iswt"](taps, step)
-    lo, hi = lo[::-1], hi[::-1]  # convolution with the synthesis filters
-    ch, cv, cd = details
-    # inverse along W of (cA, cH) with (cV, cD), then along H; 1/2 per axis
-    lows = _swt_axis(torch.stack([a, ch]), (lo,), -1, step, shift)[0]
-    highs = _swt_axis(torch.stack([cv, cd]), (hi,), -1, step, shift)[0]
-    rows = lows.add_(highs)
-    out = _swt_axis(rows[0], (lo,), -2, step, shift)[0]
-    out.add_(_swt_axis(rows[1], (hi,), -2, step, shift)[0])
-    return out.mul_(0.25)
+    out = torch.empty_like(a)
+    iswt2_level_into(a, details, wavelet, j, out, (torch.empty_like(a), torch.empty_like(a)))
+    return out
 
 
 def iswt2(coeffs: list, wavelet: str) -> torch.Tensor:
@@ -261,3 +249,92 @@ def iswt2(coeffs: list, wavelet: str) -> torch.Tensor:
     for k, d in enumerate(coeffs[1:]):
         a = iswt2_level(a, d, wavelet, levels - 1 - k)
     return a
+
+
+# ------------------------------------------------------------------ stationary transform into buffers
+#
+# The same stationary levels as swt2_level / iswt2_level, written into caller-owned buffers: the
+# circular extension is two slices per tap (no padded copy), so one level costs one multiply-add
+# pass per nonzero tap and allocates nothing (on the CPU a fresh buffer costs several passes).
+
+
+def _circular_filter_(
+    x: torch.Tensor,
+    filters: tuple[tuple[float, ...], ...],
+    outs: tuple[torch.Tensor, ...],
+    axis: int,
+    step: int,
+    shift: int,
+    accumulate: bool = False,
+) -> None:
+    """``outs[k][o] (+)= sum_m filters[k][m] * x[(o + m * step - shift) mod n]`` along ``axis``."""
+    n = x.shape[axis]
+    started = [accumulate] * len(outs)
+    for m in range(len(filters[0])):
+        k = (m * step - shift) % n
+        head, tail = x.narrow(axis, k, n - k), x.narrow(axis, 0, k)
+        for f, out, idx in zip(filters, outs, range(len(outs)), strict=True):
+            c = f[m]
+            if c == 0.0:
+                continue
+            o_head, o_tail = out.narrow(axis, 0, n - k), out.narrow(axis, n - k, k)
+            if started[idx]:
+                o_head.add_(head, alpha=c)
+                if k:
+                    o_tail.add_(tail, alpha=c)
+            else:
+                torch.mul(head, c, out=o_head)
+                if k:
+                    torch.mul(tail, c, out=o_tail)
+                started[idx] = True
+    for out, s in zip(outs, started, strict=True):
+        if not s:  # a filter of zeros only
+            out.zero_()
+
+
+def swt2_level_into(
+    a: torch.Tensor,
+    wavelet: str,
+    j: int,
+    approx: torch.Tensor,
+    details: tuple[torch.Tensor, torch.Tensor, torch.Tensor],
+    scratch: tuple[torch.Tensor, torch.Tensor],
+) -> None:
+    """:func:`swt2_level` of ``a`` ``[..., H, W]`` into ``approx`` and ``details`` = (cH, cV, cD).
+
+    ``scratch``: two buffers of ``a``'s shape (the lowpass and highpass along H). ``approx`` may
+    be ``a`` itself only if it is not one of the scratch buffers.
+    """
+    lo, hi, _, _ = wavelet_filters(wavelet)
+    taps, step = len(lo), 2**j
+    shift = SHIFTS["swt"](taps, step)
+    flo, fhi = lo[::-1], hi[::-1]
+    lo_h, hi_h = scratch
+    _circular_filter_(a, (flo, fhi), (lo_h, hi_h), -2, step, shift)
+    ch, cv, cd = details
+    _circular_filter_(lo_h, (flo, fhi), (approx, cv), -1, step, shift)
+    _circular_filter_(hi_h, (flo, fhi), (ch, cd), -1, step, shift)
+
+
+def iswt2_level_into(
+    a: torch.Tensor,
+    details: tuple[torch.Tensor, torch.Tensor, torch.Tensor],
+    wavelet: str,
+    j: int,
+    out: torch.Tensor,
+    scratch: tuple[torch.Tensor, torch.Tensor],
+) -> None:
+    """:func:`iswt2_level` into ``out`` (``scratch``: two buffers of the bands' shape; ``out`` may be ``a``)."""
+    _, _, lo, hi = wavelet_filters(wavelet)
+    taps, step = len(lo), 2**j
+    shift = SHIFTS["iswt"](taps, step)
+    lo, hi = lo[::-1], hi[::-1]
+    ch, cv, cd = details
+    rows0, rows1 = scratch
+    _circular_filter_(a, (lo,), (rows0,), -1, step, shift)
+    _circular_filter_(cv, (hi,), (rows0,), -1, step, shift, accumulate=True)
+    _circular_filter_(ch, (lo,), (rows1,), -1, step, shift)
+    _circular_filter_(cd, (hi,), (rows1,), -1, step, shift, accumulate=True)
+    _circular_filter_(rows0, (lo,), (out,), -2, step, shift)
+    _circular_filter_(rows1, (hi,), (out,), -2, step, shift, accumulate=True)
+    out.mul_(0.25)

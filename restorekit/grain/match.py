@@ -16,7 +16,7 @@ import torch
 
 from ..errors import InvalidImageError, InvalidParameterError
 from ..image import check_image
-from ..progress import ProgressCallback, report
+from ..progress import ProgressCallback, report, scaled
 from .analysis import analyze_grain
 from .model import GrainModel
 from .removal import METHODS, remove_grain
@@ -78,15 +78,17 @@ def match_grain(
     if removal_method not in METHODS or removal_method == "model":
         raise InvalidParameterError("removal_method", f"{removal_method!r} is not a classical removal method.",
                                     "use bm3d, wavelet or nlm.")
-    total = 3
+    # One bar: the reference's analysis 10 steps, removing the target's grain the next 70, synthesis the rest.
+    total = 100
     ref_models = list(analyze_grain(reference.to(target.device)))
-    report(progress, 1, total)
+    report(progress, 10, total)
     removed_models: list[GrainModel] = []
     base = target
     if remove_existing:
-        base, _, info = remove_grain(target, method=removal_method, return_info=True)
+        base, _, info = remove_grain(target, method=removal_method, return_info=True,
+                                     progress=scaled(progress, 10, 70, total))
         removed_models = info.models
-    report(progress, 2, total)
+    report(progress, 80, total)
 
     colour = target.shape[1] == 3
     used: list[GrainModel] = []

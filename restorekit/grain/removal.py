@@ -39,7 +39,7 @@ import torch
 from ..color import rgb_to_ycbcr, ycbcr_to_rgb
 from ..errors import InvalidParameterError
 from ..image import check_image
-from ..progress import ProgressCallback, report
+from ..progress import ProgressCallback, report, scaled
 from .analysis import causal_offsets
 from .model import GrainModel, ScalingFunction
 
@@ -159,7 +159,9 @@ def _denoise_planes(z: torch.Tensor, method: str, std: torch.Tensor, psd: torch.
     from ..denoise.wavelet import wavelet_denoise
 
     # PyWavelets works image by image anyway; each plane gets its own threshold scale.
-    return torch.cat([wavelet_denoise(z[i: i + 1], sigma=float(std[i])) for i in range(z.shape[0])])
+    n = z.shape[0]
+    return torch.cat([wavelet_denoise(z[i: i + 1], sigma=float(std[i]), progress=scaled(progress, i, 1, n))
+                      for i in range(n)])
 
 
 def _model_removal(x: torch.Tensor, models: list[GrainModel], restoration_model: object,
@@ -231,16 +233,18 @@ def remove_grain(
                              float(m.scaling_cr(y[i]).square().mean().sqrt())) * 255 > _CHROMA_MIN_255
               for i, m in enumerate(models)]
     cstd = [0.0] * b
-    total = 3
-    report(progress, 1, total)
+    # One bar: the analysis 5 steps, the denoiser's own progress mapped onto the next 90, the blend the rest.
+    total = 100
+    report(progress, 5, total)
+    sub = scaled(progress, 5, 90, total)
 
     if p >= 1.0 or not any(has) and not any(chroma):
         removed = xf.clone()
     elif method == "model":
-        removed = _model_removal(xf, models, restoration_model, progress)
+        removed = _model_removal(xf, models, restoration_model, sub)
     else:
-        removed, cstd = _filter(xf, models, method, has, chroma, progress)
-    report(progress, 2, total)
+        removed, cstd = _filter(xf, models, method, has, chroma, sub)
+    report(progress, 95, total)
 
     removed = removed.clamp(0.0, 1.0)
     keep = torch.tensor([hs or ch for hs, ch in zip(has, chroma, strict=True)], device=x.device).view(b, 1, 1, 1)

@@ -8,7 +8,12 @@ ours) and
   per-pixel map, an estimate from the image, or the model's own default;
 - runs the whole image when it fits in memory, otherwise overlapping tiles blended without
   seams (:mod:`restorekit.tiling`), the tile size chosen from free memory and halved on
-  out-of-memory;
+  out-of-memory; off CUDA one image per network call and tiles of at most
+  :data:`CPU_TILE_PIXELS`, so that progress comes often; automatic tiles overlap by 4x the
+  network's measured receptive radius, which reproduces the untiled result where the radius is
+  at most :data:`PROBE_RADIUS`;
+- calls the progress callback (ComfyUI's interruption check) from the network's modules at most
+  every :data:`CHECK_EVERY_S` during a forward pass, so Cancel acts within a fraction of a second;
 - runs in bf16/fp16 under autocast where the model supports it (autocast keeps normalisation
   and softmax in fp32), and reruns any tile whose half-precision output is not finite in fp32;
 - applies gray models to colour images (on luma, or on each channel) and colour models to gray
@@ -21,7 +26,9 @@ from __future__ import annotations
 import inspect
 import logging
 import math
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -33,7 +40,7 @@ from ..errors import AlgorithmError, InvalidImageError, InvalidParameterError
 from ..image import all_finite, check_image, match_batch
 from ..progress import ProgressCallback
 from ..quality.noise import estimate_sigma
-from ..tiling import free_memory_bytes, is_out_of_memory, run_with_oom_backoff, tiled_apply
+from ..tiling import free_memory_bytes, is_out_of_memory, run_with_oom_backoff, tile_layout, tiled_apply
 
 if TYPE_CHECKING:
     from .loader import RestorationModel
@@ -51,6 +58,17 @@ _BYTES_PER_PIXEL = {"default": 8_000, "swinir": 16_000, "hat": 32_000, "swin2sr"
                     "restormer": 12_000, "scunet": 12_000, "drct": 32_000, "grl": 32_000}
 
 _DTYPES = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
+
+#: Longest stretch of network work (seconds, host clock) between two progress calls: the network's
+#: modules call the progress callback (ComfyUI's interruption check) during a forward pass this often.
+CHECK_EVERY_S = 0.1
+#: Automatic tiles off CUDA: at most this many input pixels per network call (one image, or one tile of a
+#: larger image), so that one layer of a 64-channel network takes a fraction of a second on one core.
+CPU_TILE_PIXELS = 576 * 576
+#: Receptive radius (input pixels) measured before automatic tiling; the overlap is made 4x the radius so
+#: that the zero-weight margin of the blend covers it and the tiles reproduce the untiled result. Networks
+#: reaching further get an overlap of 4x this.
+PROBE_RADIUS = 32
 
 
 @dataclass
@@ -367,6 +385,7 @@ def _run_network(
             return model.forward(t, levels, **raw)
 
     state = {"dtype": dtype}
+    beat = _Heartbeat(progress)
 
     def fn(crop: torch.Tensor) -> torch.Tensor:
         t, levels = (crop[:, :cin], crop[:, cin:]) if level_map is not None else (crop, None)
@@ -384,7 +403,11 @@ def _run_network(
     data = net_in if level_map is None else torch.cat([net_in, level_map], dim=1)
     n, _, h, w = data.shape
 
-    with torch.no_grad():
+    def probe_fn(crop: torch.Tensor) -> torch.Tensor:
+        t, levels = (crop[:, :cin], crop[:, cin:]) if level_map is not None else (crop, None)
+        return forward_raw(t, levels, None).float()
+
+    with torch.no_grad(), beat.attached(getattr(model, "module", None)):
         if tiling_mode == "internal":
             tile0, batch0 = 0, 1
             if tile:
@@ -394,7 +417,7 @@ def _run_network(
             if tiling_mode == "discouraged":
                 info.notes.append("tiling is discouraged for this model; seams are possible")
         else:
-            tile0, batch0 = _auto_tile(model, fn, data, cin, multiple, dtype, info)
+            tile0, batch0, overlap = _auto_tile(model, fn, probe_fn, data, cin, multiple, dtype, overlap, info)
 
         attempts = 0
 
@@ -403,19 +426,22 @@ def _run_network(
             info.oom_retries = attempts
             attempts += 1
             crops = 0
+            ov = min(overlap, t // 2) if t > 0 else overlap
+            ys, xs, _, _ = tile_layout(h, w, tile=t, overlap=ov, multiple_of=multiple)
+            beat.start(n * len(ys) * len(xs))
 
             def count(done: int, total: int) -> None:
                 nonlocal crops
                 crops = total
-                if progress is not None:
-                    progress(done, total)
+                beat.report(done, total)
 
-            ov = min(overlap, t // 2) if t > 0 else overlap
             result = tiled_apply(fn, data, tile=t, overlap=ov, scale=scale, multiple_of=multiple,
                                  max_batch=batch0 if t == tile0 else 1, progress=count)
             side = max(multiple, t // multiple * multiple) if t > 0 else 0
             info.tile = 0 if side <= 0 or side >= max(h, w) else side
             info.overlap = ov if info.tile else 0
+            if not info.tile and _WIDE_FIELD_NOTE in info.notes:  # the tile grew to the whole image after all
+                info.notes.remove(_WIDE_FIELD_NOTE)
             info.tiles = crops
             return result
 
@@ -427,24 +453,132 @@ def _run_network(
                                     what=f"model {getattr(model, 'name', '')}".strip())
 
 
-def _auto_tile(model: Any, fn: Callable[[torch.Tensor], torch.Tensor], data: torch.Tensor, cin: int, multiple: int,
-               dtype: torch.dtype | None, info: RestoreInfo) -> tuple[int, int]:
-    """(tile, crops per call) from free memory: tile 0 = whole image."""
+def _auto_tile(model: Any, fn: Callable[[torch.Tensor], torch.Tensor], probe_fn: Callable[[torch.Tensor], torch.Tensor],
+               data: torch.Tensor, cin: int, multiple: int, dtype: torch.dtype | None, overlap: int,
+               info: RestoreInfo) -> tuple[int, int, int]:
+    """(tile, crops per call, overlap): tile 0 = whole image.
+
+    CUDA: the whole image, several images per call, when that fits in free memory, else the largest tile
+    that fits. Elsewhere: one image per call and tiles of at most :data:`CPU_TILE_PIXELS`, so that
+    progress (and the interruption check) comes often. When it tiles, the overlap is raised to 4x the
+    network's measured receptive radius (:func:`receptive_radius`).
+    """
     n, channels, h, w = data.shape
     device = data.device
+    hp, wp = -(-h // multiple) * multiple, -(-w // multiple) * multiple
     bpp = _probe_bytes_per_pixel(fn, channels, multiple, device)
     if bpp is None:
         bpp = _bytes_per_pixel(model) * (0.5 if dtype is not None else 1.0)
     free = free_memory_bytes(device)
-    budget = 0.7 * free if device.type == "cuda" else 0.25 * free
-    hp, wp = -(-h // multiple) * multiple, -(-w // multiple) * multiple
     per_image = hp * wp * bpp
+    if device.type != "cuda":
+        budget = 0.25 * free
+        if hp * wp <= CPU_TILE_PIXELS and per_image <= budget:
+            return 0, 1, overlap
+        limit = min(math.isqrt(CPU_TILE_PIXELS), max(64, int(math.sqrt(budget / bpp))))
+        overlap = _covering_overlap(probe_fn, data, cin, multiple, int(model.scale), overlap, info)
+        return _even_tile(max(hp, wp), overlap, multiple, limit), 1, overlap
+    budget = 0.7 * free
     if per_image <= budget:
         batch = int(max(1, min(n, budget // per_image)))
-        return 0, batch
+        return 0, batch, overlap
     side = int(math.sqrt(budget / bpp))
     side = max(multiple, max(64, side) // multiple * multiple)
-    return side, 1
+    overlap = _covering_overlap(probe_fn, data, cin, multiple, int(model.scale), overlap, info)
+    return _even_tile(max(hp, wp), overlap, multiple, side), 1, overlap
+
+
+def _even_tile(size: int, overlap: int, multiple: int, limit: int) -> int:
+    """Side of the fewest tiles of at most ``limit`` (about) that cover ``size`` with ``overlap``, evenly; at
+    least twice the overlap (the most tiled runs keep)."""
+    least = max(multiple, -(-2 * overlap // multiple) * multiple)
+    limit = max(least, limit // multiple * multiple)
+    if size <= limit:
+        return limit
+    step = max(multiple, limit - overlap)
+    count = -(-(size - overlap) // step)
+    side = -(-(size + (count - 1) * overlap) // count)
+    return max(least, -(-side // multiple) * multiple)
+
+
+_WIDE_FIELD_NOTE = (f"receptive field wider than {PROBE_RADIUS} px: tiles blend smoothly but differ slightly from an "
+                    "untiled run")
+
+
+def _covering_overlap(probe_fn: Callable[[torch.Tensor], torch.Tensor], data: torch.Tensor, cin: int, multiple: int,
+                      scale: int, overlap: int, info: RestoreInfo) -> int:
+    radius = receptive_radius(probe_fn, data, cin, multiple, scale)
+    if radius is None:
+        info.notes.append(_WIDE_FIELD_NOTE)
+        return max(overlap, 4 * PROBE_RADIUS)
+    return max(overlap, 4 * radius)
+
+
+def receptive_radius(fn: Callable[[torch.Tensor], torch.Tensor], data: torch.Tensor, cin: int, multiple: int = 1,
+                     scale: int = 1, limit: int = PROBE_RADIUS) -> int | None:
+    """How far (input pixels, Chebyshev distance) a change of one input pixel moves ``fn``'s output,
+    measured on a random probe of about ``2 * limit + 3`` pixels square; None when it reaches beyond
+    ``limit`` (U-Nets, global attention or pooling).
+
+    ``data`` [N, C, H, W] gives the channel count, device and dtype; channels from ``cin`` on are
+    conditioning maps (noise levels) and are set to their mean. Any output change above 1e-8 of the
+    largest one counts, so that faint but real reach (deep random-init layers, global pooling) is seen;
+    outside the receptive field a direct convolution gives bit-identical outputs.
+    """
+    side = -(-(2 * limit + 3) // multiple) * multiple
+    g = torch.Generator().manual_seed(0)
+    base = torch.rand(1, data.shape[1], side, side, generator=g).to(device=data.device, dtype=data.dtype)
+    if data.shape[1] > cin:
+        base[:, cin:] = data[:, cin:].mean(dim=(0, 2, 3)).view(1, -1, 1, 1)
+    c = side // 2
+    probe = base.repeat(2, 1, 1, 1)
+    probe[1, :cin, c, c] = 1.0 - probe[1, :cin, c, c]
+    y = fn(probe)
+    change = (y[1] - y[0]).abs().amax(dim=0)
+    coords = torch.arange(change.shape[-1], device=change.device) // scale
+    dist = (coords.view(-1, 1) - c).abs().maximum((coords.view(1, -1) - c).abs())
+    hit = change > 1e-8 * change.max()
+    radius = int(torch.where(hit, dist, 0).max())  # one sync, once per run
+    return None if radius > limit else radius
+
+
+class _Heartbeat:
+    """Forwards tile progress and, from pre-hooks on the network's modules, repeats the last value at most
+    every :data:`CHECK_EVERY_S` during a forward pass: the callback (ComfyUI's interruption check) then
+    runs several times a second even inside one long network call."""
+
+    def __init__(self, progress: ProgressCallback | None) -> None:
+        self.progress = progress
+        self.done, self.total = 0, 1
+        self.last = time.perf_counter()
+
+    def start(self, total: int) -> None:
+        self.done, self.total = 0, max(1, total)
+
+    def report(self, done: int, total: int) -> None:
+        self.done, self.total = done, total
+        self.last = time.perf_counter()
+        if self.progress is not None:
+            self.progress(done, total)
+
+    def _hook(self, module: torch.nn.Module, args: object) -> None:
+        now = time.perf_counter()
+        if now - self.last >= CHECK_EVERY_S:
+            self.last = now
+            self.progress(self.done, self.total)
+
+    @contextmanager
+    def attached(self, module: torch.nn.Module | None) -> Iterator[None]:
+        if self.progress is None or not isinstance(module, torch.nn.Module):
+            yield
+            return
+        handles = [m.register_forward_pre_hook(self._hook) for m in module.modules()
+                   if not isinstance(m, torch.jit.ScriptModule)]  # scripted modules take no Python hooks
+        try:
+            yield
+        finally:
+            for handle in handles:
+                handle.remove()
 
 
 def _upsample(x: torch.Tensor, scale: int) -> torch.Tensor:

@@ -9,6 +9,7 @@ import torch
 
 from ..deblur.psf import PSF
 from ..errors import AlgorithmError, RestoreError
+from ..progress import ProgressCallback
 
 
 @dataclass(frozen=True)
@@ -28,15 +29,27 @@ class BlurFit:
         return f"{self.kind} {size}, confidence {self.confidence:.2f} ({self.source})"
 
 
-def estimate_psfs(x: torch.Tensor, model: str = "auto") -> list[BlurFit]:
-    """One :class:`BlurFit` per image of ``x`` ``[B, C, H, W]``; ``model``: auto, gaussian or motion."""
+def estimate_psfs(x: torch.Tensor, model: str = "auto", progress: ProgressCallback | None = None) -> list[BlurFit]:
+    """One :class:`BlurFit` per image of ``x`` ``[B, C, H, W]``; ``model``: auto, gaussian or motion. ``progress``
+    is handed to the estimate; what it raises (ComfyUI's interruption) comes out unchanged."""
     from ..deblur.estimate import estimate_blur
 
+    raised: list[BaseException] = []
+
+    def relay(done: int, total: int) -> None:
+        try:
+            progress(done, total)
+        except BaseException as err:
+            raised.append(err)
+            raise
+
     try:
-        found = estimate_blur(x, model=model)
+        found = estimate_blur(x, model=model, progress=relay if progress is not None else None)
     except RestoreError:
         raise
     except Exception as e:  # noqa: BLE001  (named as the deblur stage's failure, cause chained)
+        if raised and e is raised[-1]:
+            raise
         raise AlgorithmError("deblur stage (estimate_blur)", f"the blur estimate failed: {type(e).__name__}: {e}",
                              "connect a PSF (Make PSF) or turn the deblur stage off.") from e
     fits = []

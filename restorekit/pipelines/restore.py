@@ -192,7 +192,8 @@ def restore_pipeline(
             if psf is not None:
                 psfs, reason = [psf] * b, "given PSF"
             else:
-                fits = estimate_psfs(x)
+                start_of_stage = i * 100
+                fits = estimate_psfs(x, progress=lambda _d, _t, at=start_of_stage: report(progress, at, total))
                 psfs = [f.psf for f in fits]
                 reason = "PSF estimated per image on the input"
                 notes += [f"image {j}: PSF {f.text()}" for j, f in enumerate(fits)]

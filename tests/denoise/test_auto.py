@@ -213,3 +213,58 @@ def test_device_kept(device) -> None:
     for criterion in ("sure", "noise2self"):
         out = autotune_denoiser(xd[:1, :, :24, :24], method="nlm", density="coarse", criterion=criterion)
         assert out.device == xd.device
+
+
+# ---- progress ------------------------------------------------------------------------------------
+
+
+def _assert_one_bar(seen: list[tuple[int, int]], total: int) -> None:
+    assert seen, "no progress reported"
+    assert {t for _, t in seen} == {total}, "the total changed during the run"
+    values = [d for d, _ in seen]
+    assert values == sorted(values), f"progress moved back: {values}"
+    assert values[-1] == total and values[0] >= 0
+
+
+@pytest.mark.parametrize("prefer", ["quality", "fast"])
+def test_progress_is_one_monotonic_bar(cases, prefer) -> None:
+    """Mixed batch (white, correlated, signal-dependent noise: several groups, the coloured-noise branch with
+    the estimated spectrum for ``quality``): one bar 0 -> 100 x (B + 1), never moving back."""
+    _, noisy = cases
+    x = torch.cat([noisy["gaussian"][:1], noisy["correlated"][:1], noisy["poisson_gaussian"][:1]])[..., :64, :64]
+    seen: list[tuple[int, int]] = []
+    available = {**auto_mod.available_methods(), "n2v": False, "dip": False}
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(auto_mod, "available_methods", lambda: dict(available))
+        _, choices = auto_denoise(x, prefer=prefer, progress=lambda d, t: seen.append((d, t)), return_info=True)
+    if prefer == "quality" and available.get("bm3d"):
+        assert any(ch.psd for ch in choices)
+    _assert_one_bar(seen, 100 * (len(x) + 1))
+    assert len(seen) > len(x) + 1  # the analysis and the methods report, not only the group ends
+
+
+def test_progress_of_a_restarting_step_does_not_move_back(monkeypatch) -> None:
+    def restarting(method, x, sigmas, seed, progress):  # a method that counts 0..4 twice (e.g. a retry)
+        for _ in range(2):
+            for k in range(5):
+                progress(k, 4)
+        return x, ""
+
+    monkeypatch.setattr(auto_mod, "_run", restarting)
+    x = (support.smooth_random(2, 1, 32, 32, seed=3) + 0.05 * torch.randn(2, 1, 32, 32)).clamp(0, 1)
+    seen: list[tuple[int, int]] = []
+    auto_denoise(x, method="nlm", progress=lambda d, t: seen.append((d, t)))
+    _assert_one_bar(seen, 300)
+
+
+def test_analysis_in_chunks_matches_one_call(monkeypatch) -> None:
+    gen = torch.Generator().manual_seed(4)
+    x = (support.smooth_random(3, 3, 40, 40, seed=4) + 0.08 * torch.randn(3, 3, 40, 40, generator=gen)).clamp(0, 1)
+    whole = analyse_noise(x)
+    monkeypatch.setattr(auto_mod, "_CHUNK_PIXELS", 40 * 40)  # one image per call
+    seen: list[tuple[int, int]] = []
+    parts = auto_mod._analyse(x, lambda d, t: seen.append((d, t)))
+    assert seen == [(1, 3), (2, 3), (3, 3)]
+    for a, b in zip(whole, parts, strict=True):
+        assert a.kind == b.kind and a.sigma == pytest.approx(b.sigma, rel=1e-5, abs=1e-7)
+        assert a.correlation == pytest.approx(b.correlation, rel=1e-4, abs=1e-6)

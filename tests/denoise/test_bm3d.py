@@ -143,6 +143,25 @@ def test_progress_reports_monotone_to_the_end():
     assert all(a[0] <= b[0] for a, b in zip(calls, calls[1:], strict=False))
 
 
+def test_cpu_chunks_report_often_and_change_nothing(monkeypatch):
+    """On the CPU a band is matched and filtered in chunks with a report after each (for Cancel):
+    tiny chunks give the result of one chunk per band (to float rounding), with many more reports."""
+    from restorekit.denoise.bm3d import stages
+
+    z, _ = _noisy(2, 3, 40, 36)
+    few, many = [], []
+    monkeypatch.setattr(stages, "CPU_CHUNK_ELEMENTS", 1e30)
+    monkeypatch.setattr(stages, "CPU_CHUNK_MACS", 1e30)
+    one = bm3d_denoise(z, sigma=S25, progress=lambda d, t: few.append((d, t)))
+    monkeypatch.setattr(stages, "CPU_CHUNK_ELEMENTS", 2e4)
+    monkeypatch.setattr(stages, "CPU_CHUNK_MACS", 2e4)
+    chunked = bm3d_denoise(z, sigma=S25, progress=lambda d, t: many.append((d, t)))
+    # (the transforms of a chunk of blocks may round differently in the last bit: float rounding only)
+    torch.testing.assert_close(chunked, one, atol=1e-6, rtol=0)
+    assert len(many) > 10 * len(few) and many[-1][0] == many[-1][1]
+    assert all(a[0] <= b[0] for a, b in zip(many, many[1:], strict=False))
+
+
 # ----------------------------------------------------------------------------- PSD and pilot
 def test_white_psd_equals_sigma(device):
     s = 0.125  # exactly representable, as is its square: the PSD s**2 and sigma s are the same noise bit for bit

@@ -99,19 +99,6 @@ print(json.dumps({"worst": worst}))
 
 
 _COMPILE_FOR_HOPPER = r"""
-import json
-import triton
-from triton.backends.compiler import GPUTarget
-from triton.compiler import ASTSource
-
-try:
-    from triton.backends.nvidia.compiler import get_ptxas
-
-    get_ptxas(90)
-except Exception as exc:  # noqa: BLE001 - no CUDA backend or assembler in this Triton: nothing to check
-    print(json.dumps({"skip": f"{type(exc).__name__}: {exc}"}))
-    raise SystemExit(0)
-
 from restorekit.denoise.bm3d import fused, fused_kernels as k
 
 P, I = "*fp32", "*i32"
@@ -185,14 +172,7 @@ def test_kernels_compile_for_hopper_without_a_gpu():
     """Triton's compiler (to sm_90 machine code, no GPU needed) accepts every kernel variant the standard
     profiles launch; the interpreter runs code the compiler rejects (e.g. a constexpr re-bound in an
     unrolled loop), so this catches what the interpreted tests cannot."""
-    env = {k: v for k, v in os.environ.items() if k != "TRITON_INTERPRET"}
-    run = subprocess.run(
-        [sys.executable, "-c", _COMPILE_FOR_HOPPER], env=env, capture_output=True, text=True, timeout=900
-    )
-    assert run.returncode == 0, run.stderr[-2000:]
-    res = json.loads(run.stdout.strip().splitlines()[-1])
-    if "skip" in res:
-        pytest.skip(f"Triton cannot compile for CUDA here: {res['skip']}")
+    res = support.compile_for_hopper(_COMPILE_FOR_HOPPER)
     assert res["failed"] == [], "\n".join(res["failed"])
     assert res["compiled"] == 7
 

@@ -120,14 +120,18 @@ def test_inference_mode():
 
 
 def test_progress_reports_every_step():
+    """Per shift (cycle spinning), per level of each of the three stages (stationary), 3 steps (decimated)."""
     _, noisy = _noisy_image(c=3, b=2)
     calls = []
     wavelet_denoise(noisy, transform="cycle_spin", shifts=2, progress=lambda d, t: calls.append((d, t)))
-    assert calls[-1] == (2 * 3 * 4, 2 * 3 * 4)
-    assert [d for d, _ in calls] == list(range(1, 2 * 3 * 4 + 1))
+    assert calls == [(i, 4) for i in range(1, 5)]
     calls.clear()
-    wavelet_denoise(noisy, progress=lambda d, t: calls.append((d, t)))
-    assert calls == [(i, 6) for i in range(1, 7)]
+    _, infos = wavelet_denoise(noisy, progress=lambda d, t: calls.append((d, t)), return_info=True)
+    steps = 3 * infos[0].levels
+    assert calls == [(i, steps) for i in range(1, steps + 1)]
+    calls.clear()
+    wavelet_denoise(noisy, transform="decimated", progress=lambda d, t: calls.append((d, t)))
+    assert calls == [(1, 3), (2, 3), (3, 3)]
 
 
 # ---------------------------------------------------------------- errors
@@ -400,3 +404,218 @@ def test_colour_ycbcr_better_than_per_channel():
     )
     assert (ycc - rgb).mean() >= THRESHOLDS["wavelet/set3c_ycbcr_minus_per_channel_mean"], (ycc, rgb)
     assert ycc.mean() >= THRESHOLDS["wavelet/set3c_default_psnr_mean"], ycc
+
+
+# ---------------------------------------------------------------- same results as the PyWavelets path
+#
+# A private copy of the previous implementation (PyWavelets on numpy, one image and channel at a
+# time, sort-based SURE), kept as the reference the torch path must reproduce. It runs in float64.
+
+
+def _ref_shrink_details(coeffs, gains, sigma, method, mode, n_pixels, manual, hybrid):
+    levels = len(coeffs) - 1
+    used = []
+    for j in range(levels):
+        k = levels - j
+        g_hv, g_d = gains[j]
+        level_out, level_t = [], []
+        for band, gain in zip(coeffs[k], (g_hv, g_hv, g_d), strict=True):
+            noise = sigma * gain
+            if method == "bayes":
+                t = bayes_threshold(band, noise)
+            elif method == "visu":
+                t = universal_threshold(noise, n_pixels)
+            elif method == "sure":
+                t = sure_threshold(band, noise, mode=mode, hybrid=hybrid)
+            else:
+                t = manual * gain
+            level_out.append(shrink(band, t, mode))
+            level_t.append(t)
+        coeffs[k] = tuple(level_out)
+        used.append(tuple(level_t))
+    return used
+
+
+def _ref_decimated(img, wavelet, levels, *args):
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="Level value of", category=UserWarning)
+        coeffs = pywt.wavedec2(img, wavelet, mode="symmetric", level=levels)
+    used = _ref_shrink_details(coeffs, subband_noise_gains(wavelet, levels), *args)
+    rec = pywt.waverec2(coeffs, wavelet, mode="symmetric")
+    return rec[: img.shape[0], : img.shape[1]], used
+
+
+def _ref_stationary(img, wavelet, levels, *args):
+    h, w = img.shape
+    block = 2**levels
+    my, mx = min(16, h), min(16, w)
+    ph, pw = -(h + 2 * my) % block, -(w + 2 * mx) % block
+    top, left = my + ph // 2, mx + pw // 2
+    padded = np.pad(img, ((top, my + ph - ph // 2), (left, mx + pw - pw // 2)), mode="symmetric")
+    coeffs = pywt.swt2(padded, wavelet, level=levels, trim_approx=True)
+    used = _ref_shrink_details(coeffs, subband_noise_gains(wavelet, levels), *args)
+    rec = pywt.iswt2(coeffs, wavelet)
+    return rec[top : top + h, left : left + w], used
+
+
+def _ref_cycle_spin(img, wavelet, levels, shifts, *args):
+    h, w = img.shape
+    sy, sx = min(shifts, h), min(shifts, w)
+    py, px = sy - 1, sx - 1
+    padded = np.pad(img, ((py, py), (px, px)), mode="symmetric") if (py or px) else img
+    acc = np.zeros((h, w))
+    used_sum = 0
+    for dy in range(sy):
+        for dx in range(sx):
+            rec, used = _ref_decimated(padded[dy : dy + h + py, dx : dx + w + px], wavelet, levels, *args)
+            acc += rec[py - dy : py - dy + h, px - dx : px - dx + w]
+            used_sum = used_sum + np.asarray(used)
+    return acc / (sy * sx), used_sum / (sy * sx)
+
+
+def _reference(x, sigma=None, method="sure", mode="garrote", wavelet="bior1.3", levels=0, transform="stationary",
+               shifts=4, color="ycbcr", threshold=None, sure_hybrid=True):
+    """The previous PyWavelets implementation of wavelet_denoise, in float64: (image, thresholds [B, C, L, 3])."""
+    from restorekit.color import rgb_to_ycbcr, ycbcr_to_rgb
+    from restorekit.denoise.wavelet import _YCBCR_NOISE_GAIN
+    from restorekit.quality.noise import estimate_sigma
+
+    b, c, h, w = x.shape
+    work = x.double()
+    use_ycbcr = c == 3 and color == "ycbcr"
+    if use_ycbcr:
+        work = rgb_to_ycbcr(work)
+    gain = _YCBCR_NOISE_GAIN if use_ycbcr else (1.0,) * c
+    sig = estimate_sigma(work).double().numpy() if sigma is None else np.tile([sigma * g for g in gain], (b, 1))
+    lev = levels if levels > 0 else auto_levels(h, w, wavelet, transform, method)
+    lev = min(lev, max_levels(h, w, wavelet, transform))
+    arr = work.numpy()
+    out = np.empty_like(arr)
+    used_all = np.zeros((b, c, lev, 3))
+    for i in range(b):
+        for ch in range(c):
+            img, s = arr[i, ch], float(sig[i, ch])
+            if lev == 0 or (s <= 0 and method != "manual"):
+                out[i, ch] = img
+                continue
+            manual = float(threshold) * gain[ch] if method == "manual" else None
+            args = (s, method, mode, h * w, manual, sure_hybrid)
+            if transform == "decimated":
+                rec, used = _ref_decimated(img, wavelet, lev, *args)
+            elif transform == "stationary":
+                rec, used = _ref_stationary(img, wavelet, lev, *args)
+            else:
+                rec, used = _ref_cycle_spin(img, wavelet, lev, shifts, *args)
+            out[i, ch] = rec
+            used_all[i, ch] = np.asarray(used)
+    result = torch.from_numpy(out)
+    if use_ycbcr:
+        result = ycbcr_to_rgb(result)
+    return result.clamp(0, 1), used_all
+
+
+_CASES = [(m, md) for m in ("bayes", "visu", "sure", "manual") for md in ("soft", "hard", "garrote")]
+
+
+@pytest.mark.parametrize("wavelet", ["haar", "db2", "sym4", "bior1.3", "coif1"])
+@pytest.mark.parametrize("transform", TRANSFORMS)
+@pytest.mark.parametrize("size", [(37, 45), (40, 48)])
+def test_matches_pywavelets_path_float64(wavelet, transform, size):
+    """Every method and shrink mode, odd and even sizes: image within 1e-5 and thresholds within 1e-9 (float64)."""
+    _, noisy = _noisy_image(*size, c=3, b=2, sigma255=25, seed=7)
+    noisy = noisy.double()
+    for method, mode in _CASES:
+        for sure_hybrid in ((True, False) if method == "sure" else (True,)):
+            kw = dict(method=method, mode=mode, wavelet=wavelet, transform=transform, shifts=2, sure_hybrid=sure_hybrid,
+                      threshold=0.08 if method == "manual" else None, color="ycbcr" if mode != "hard" else "per_channel")
+            ours, infos = wavelet_denoise(noisy, return_info=True, **kw)
+            ref, ref_t = _reference(noisy, **kw)
+            assert ours.dtype == torch.float64
+            err = (ours - ref).abs().max().item()
+            assert err <= 1e-5, (method, mode, sure_hybrid, err)
+            t = np.asarray([info.thresholds for info in infos])
+            assert np.allclose(t, ref_t, rtol=1e-9, atol=1e-12), (method, mode, sure_hybrid)
+
+
+@pytest.mark.parametrize("transform", TRANSFORMS)
+def test_matches_pywavelets_path_float32_given_sigma(transform):
+    """float32 input (computed in float32) against the float64 reference: within 1e-4; a given sigma."""
+    _, noisy = _noisy_image(64, 56, c=3, b=2, sigma255=30, seed=3)
+    for method, mode in [("sure", "garrote"), ("sure", "soft"), ("bayes", "soft"), ("visu", "hard")]:
+        kw = dict(method=method, mode=mode, transform=transform, shifts=2, sigma=30 / 255)
+        ours = wavelet_denoise(noisy, **kw)
+        ref, _ = _reference(noisy.double(), **kw)
+        assert ours.dtype == torch.float32
+        assert (ours.double() - ref).abs().max().item() <= 1e-4, (method, mode)
+
+
+def test_matches_pywavelets_path_on_real_images():
+    """Defaults (SureShrink, garrote, stationary, bior1.3) on Set12 and BSD68 crops: within 1e-5 (float64)."""
+    import support
+
+    cleans = support.load_set("Set12", ["01", "05"]) + support.load_set("BSD68", ["test001", "test017"])
+    for i, clean in enumerate(cleans):
+        crop = clean[..., :96, :128]
+        noisy = support.add_noise(crop, 25, seed=i).clamp(0, 1).double()
+        for kw in ({}, dict(method="sure", mode="soft", transform="decimated", wavelet="db4")):
+            ours = wavelet_denoise(noisy, **kw)
+            ref, _ = _reference(noisy, **kw)
+            assert (ours - ref).abs().max().item() <= 1e-5, (i, kw)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="CUDA is not available")
+@pytest.mark.parametrize("transform", TRANSFORMS)
+def test_cuda_matches_cpu(transform):
+    """The CUDA path gives the CPU result within 1e-4 (float32), for every method; tensors stay on the GPU."""
+    _, noisy = _noisy_image(96, 80, c=3, b=2, sigma255=25, seed=5)
+    for method, mode in [("sure", "garrote"), ("sure", "soft"), ("bayes", "soft"), ("visu", "hard")]:
+        kw = dict(method=method, mode=mode, transform=transform, shifts=2)
+        cpu = wavelet_denoise(noisy, **kw)
+        gpu = wavelet_denoise(noisy.cuda(), **kw)
+        assert gpu.is_cuda
+        assert (gpu.cpu() - cpu).abs().max().item() <= 1e-4, (method, mode)
+
+
+def test_sure_thresholds_match_sort_based_rule(monkeypatch):
+    """The batched, sort-free SURE gives the sort-based thresholds exactly: many groups and sizes, zeros,
+    ties, both risks, hybrid on and off; also with the GPU's deferred picking (one sync)."""
+    from restorekit.denoise import wavelet_threshold as wth
+
+    rng = np.random.default_rng(0)
+    groups, noises = [], []
+    for n in (2, 3, 7, 50, 300, 5000, 40000, 150000):
+        r = int(rng.integers(1, 4))
+        s = rng.uniform(0.2, 2, r)
+        d = rng.normal(0, 1, (r, n)) * s[:, None] + (rng.random((r, n)) < 0.2) * rng.normal(0, 6, (r, n)) * s[:, None]
+        if n > 100:
+            d[:, : n // 10] = 0.0  # exact zeros
+            d[0] = np.round(d[0] * 4) / 4  # many ties
+        groups.append(torch.from_numpy(d.astype(np.float32)))
+        noises.append(torch.from_numpy(s))
+    for defer in (False, True):
+        monkeypatch.setattr(wth, "_DEFER_PICKING", defer)
+        for mode in ("soft", "garrote"):
+            for hybrid in (False, True):
+                ours = wth.sure_thresholds(groups, noises, mode, hybrid)
+                for d, s, t in zip(groups, noises, ours, strict=True):
+                    ref = [sure_threshold(d[i].numpy(), float(s[i]), mode, hybrid) for i in range(d.shape[0])]
+                    assert np.allclose(t.numpy(), ref, rtol=1e-12, atol=0), (mode, hybrid, d.shape)
+
+
+@pytest.mark.parametrize("transform", TRANSFORMS)
+@pytest.mark.parametrize("wavelet", ["haar", "sym4", "bior1.3"])
+def test_gpu_code_path_matches_reference(monkeypatch, transform, wavelet):
+    """What GPUs run (torch decimated transform, all levels' thresholds together, SURE's deferred picking),
+    run on the CPU: the reference result."""
+    import restorekit.denoise.wavelet as wmod
+    from restorekit.denoise import wavelet_threshold as wth
+
+    monkeypatch.setattr(wmod, "_GPU_PATH_ON_CPU", True)
+    monkeypatch.setattr(wth, "_DEFER_PICKING", True)
+    _, noisy = _noisy_image(37, 44, c=3, b=2, sigma255=25, seed=11)
+    noisy = noisy.double()
+    for method, mode in [("sure", "garrote"), ("bayes", "soft"), ("visu", "hard")]:
+        kw = dict(method=method, mode=mode, wavelet=wavelet, transform=transform, shifts=2)
+        assert (wavelet_denoise(noisy, **kw) - _reference(noisy, **kw)[0]).abs().max().item() <= 1e-5, (method, mode)

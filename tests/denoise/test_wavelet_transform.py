@@ -66,3 +66,22 @@ def test_batched_leading_dimensions_give_the_per_image_result() -> None:
     batched = wt.swt2(x, "bior1.3", level=2)
     single = wt.swt2(x[1:2], "bior1.3", level=2)
     assert torch.equal(batched[0][1:2], single[0])
+
+
+@pytest.mark.parametrize("wavelet", ["haar", "db2", "bior1.3", "coif1"])
+def test_swt2_levels_into_buffers_in_place(wavelet: str) -> None:
+    """The buffered levels, with the approximation overwriting its input (as the denoiser runs them)."""
+    x = torch.from_numpy(np.stack([_image(16, 24, seed=s) for s in range(2)]))
+    ref = pywt.swt2(x.numpy(), wavelet, level=3, trim_approx=True, axes=(-2, -1))
+    a = x.clone()
+    scratch = (torch.empty_like(a), torch.empty_like(a))
+    details = [tuple(torch.empty_like(a) for _ in range(3)) for _ in range(3)]
+    for j in range(3):
+        wt.swt2_level_into(a, wavelet, j, a, details[j], scratch)
+    _close(a, ref[0], 1e-10)
+    for j in range(3):
+        for ours, r in zip(details[j], ref[3 - j], strict=True):
+            _close(ours, r, 1e-10)
+    for j in reversed(range(3)):
+        wt.iswt2_level_into(a, details[j], wavelet, j, a, scratch)
+    _close(a, x.numpy(), 1e-10)

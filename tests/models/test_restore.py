@@ -158,9 +158,10 @@ def test_auto_tiles_when_memory_is_short(monkeypatch):
     ref, info = restore_with_model(model, img, return_info=True)
     assert info.tile == 0
     monkeypatch.setattr(restore_mod, "free_memory_bytes", lambda device: 4 * 8000 * 64 * 64)  # CPU budget 1/4
-    y, info = restore_with_model(model, img, overlap=16, return_info=True)
-    assert info.tile == 64
-    assert (y - ref).abs().max().item() < 1e-4
+    y, info = restore_with_model(model, img, overlap=0, return_info=True)
+    # tiles of at most 64 px spread evenly; the overlap raised from 0 to 4x the measured receptive radius (4 px)
+    assert 32 <= info.tile <= 64 and info.tiles > 2 * img.shape[0] and info.overlap == 16
+    assert (y - ref).abs().max().item() < 1e-5
 
 
 def test_oom_backoff(caplog):
@@ -206,6 +207,69 @@ def test_interruption_propagates(img):
 
     with pytest.raises(Interrupted):
         restore_with_model(StubModel(fn=identity), img, tile=16, overlap=4, progress=stop)
+
+
+class _Sleepy(nn.Module):
+    def forward(self, x):
+        import time
+
+        time.sleep(0.02)
+        return x
+
+
+def test_progress_comes_during_one_long_forward(img, monkeypatch):
+    """The network's modules report progress (the interruption check) during a single forward pass, at most
+    every CHECK_EVERY_S, without moving the bar; the hooks are gone afterwards, also after an interruption."""
+    monkeypatch.setattr(restore_mod, "CHECK_EVERY_S", 0.05)
+    net = nn.Sequential(*[_Sleepy() for _ in range(20)])  # 0.4 s per call
+    model = StubModel(net)
+    model.module = net
+    seen = []
+    y = restore_with_model(model, img[:1], progress=lambda d, n: seen.append((d, n)))
+    assert torch.equal(y, img[:1])
+    inside = [s for s in seen if s == (0, 1)]
+    assert len(inside) >= 4 and seen[-1] == (1, 1)
+    assert all(len(m._forward_pre_hooks) == 0 for m in net.modules())
+
+    class Interrupted(Exception):
+        pass
+
+    def stop(done, total):
+        raise Interrupted
+
+    with pytest.raises(Interrupted):
+        restore_with_model(model, img[:1], progress=stop)
+    assert all(len(m._forward_pre_hooks) == 0 for m in net.modules())
+
+
+@pytest.mark.parametrize("layers", [3, 6])
+def test_receptive_radius(layers):
+    net = conv_net(layers=layers)
+    x = torch.rand(1, 3, 16, 16)
+    assert restore_mod.receptive_radius(net, x, 3) == layers
+
+    def global_mean(t):
+        return t + t.mean(dim=(2, 3), keepdim=True)
+
+    assert restore_mod.receptive_radius(global_mean, x, 3) is None
+
+
+def test_cpu_one_image_per_call_and_tiles_for_large_images(monkeypatch):
+    """Off CUDA: one image per network call; images over CPU_TILE_PIXELS are tiled with the overlap raised to
+    4x the receptive radius, which reproduces the untiled result."""
+    torch.manual_seed(2)
+    x = torch.rand(3, 3, 48, 56)
+    model = StubModel(conv_net(layers=6))
+    ref = model.net(x)
+    y, info = restore_with_model(model, x, return_info=True)
+    assert info.tile == 0 and [c[0][0] for c in model.calls] == [1, 1, 1]
+    assert (y - ref.clamp(0, 1)).abs().max() < 1e-5
+    monkeypatch.setattr(restore_mod, "CPU_TILE_PIXELS", 48 * 48)
+    model.calls.clear()
+    y, info = restore_with_model(model, x, overlap=8, return_info=True)
+    assert info.overlap == 24 and 0 < info.tile <= 48 and info.tiles >= 2 * 3
+    assert all(c[0][0] == 1 for c in model.calls[1:])  # after the radius probe: one crop per call
+    assert (y - ref.clamp(0, 1)).abs().max() < 1e-5
 
 
 # ---- noise level -----------------------------------------------------------------------------------

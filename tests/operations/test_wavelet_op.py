@@ -24,7 +24,7 @@ def _defaults(op, **overrides):
 def test_declaration(op):
     assert op.node_id == "RK_WaveletDenoise"
     assert op.full_category == "restorekit/denoise"
-    assert op.gpu is False
+    assert op.gpu is True
     op.check_signature()
     assert [o.name for o in op.outputs] == ["image", "report"]
     assert all(p.help for p in op.inputs)

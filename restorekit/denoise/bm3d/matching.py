@@ -16,6 +16,8 @@ the number of blocks whose distance is within the threshold.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import torch
 import torch.nn.functional as F
 
@@ -34,6 +36,8 @@ def match_blocks(
     budget_bytes: int,
     ref_rows_dev: torch.Tensor | None = None,
     ref_cols_dev: torch.Tensor | None = None,
+    chunk_elements: float = float("inf"),
+    tick: Callable[[float], None] | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Match the reference blocks of one band of rows.
 
@@ -42,7 +46,9 @@ def match_blocks(
     Returns ``positions [B, nr*nc, group]`` (flat index ``row * (W - block + 1) + col`` of the
     matched blocks' corners, closest first; the reference first) and ``levels [B, nr*nc]``
     (log2 of the group size). ``ref_rows_dev`` / ``ref_cols_dev``: the same corners already on the
-    image's device (saves copies from the host, which stall the GPU).
+    image's device (saves copies from the host, which stall the GPU). ``chunk_elements``: at most
+    about this many squared differences (or distances ranked) between two calls of ``tick(fraction
+    of the matching done)`` (the chunks do not change the result).
     """
     b, h, w = u.shape
     n1 = block
@@ -71,7 +77,7 @@ def match_blocks(
     rows_l = (ref_rows - r0).tolist()
     cols_l = ref_cols.tolist()
     per_dy = b * hc * nx * w * 4 * 2
-    chunk = max(1, min(ny, budget_bytes // max(per_dy, 1)))
+    chunk = max(1, min(ny, budget_bytes // max(per_dy, 1), int(min(chunk_elements / max(per_dy / 8, 1), ny))))
     parts = []
     for d0 in range(0, ny, chunk):
         d1 = min(ny, d0 + chunk)
@@ -82,12 +88,29 @@ def match_blocks(
         rs = _box_sums(diff.view(-1, hc, w), rows_l, cols_l, n1)  # [B*ndy*nx, nr, nc]
         parts.append(rs.view(b, d1 - d0, nx, nr, nc))
         del diff, rs
+        if tick is not None:
+            tick(0.8 * d1 / ny)
     dist = torch.cat(parts, 1) if len(parts) > 1 else parts[0]  # [B, dy, dx, nr, nc]
+    del parts
     dist[:, sy, sx] = -1.0  # the reference block always comes first
-    dist = dist.permute(0, 3, 4, 1, 2).reshape(b, nr * nc, ny * nx)  # [B, nr*nc, dy*dx]
+    dist = dist.view(b, ny * nx, nr * nc)
 
     k = min(group, ny * nx)
-    vals, arg = torch.topk(dist, k, dim=-1, largest=False, sorted=True)
+    nref = nr * nc
+    span = max(1, int(min(nref, chunk_elements / max(b * ny * nx, 1))))
+    if span >= nref:
+        vals, arg = torch.topk(dist.transpose(1, 2).contiguous(), k, dim=-1, largest=False, sorted=True)
+    else:  # ranked in chunks of references (each row on its own: the same result)
+        vals = torch.empty(b, nref, k, device=dist.device, dtype=dist.dtype)
+        arg = torch.empty(b, nref, k, device=dist.device, dtype=torch.int64)
+        for g0 in range(0, nref, span):
+            g1 = min(nref, g0 + span)
+            v, a = torch.topk(dist[:, :, g0:g1].transpose(1, 2).contiguous(), k, dim=-1, largest=False, sorted=True)
+            vals[:, g0:g1], arg[:, g0:g1] = v, a
+            del v, a
+            if tick is not None:
+                tick(0.8 + 0.2 * g1 / nref)
+    del dist
     dy = arg // nx - sy
     dx = arg % nx - sx
     rows_abs = rows_d.repeat_interleave(nc)[None, :, None] + dy

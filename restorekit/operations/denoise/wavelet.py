@@ -128,7 +128,7 @@ def _format_report(
         Output("image", "image", "The denoised image."),
         Output("report", "string", "Method, wavelet, levels, transform, sigma per channel and thresholds used."),
     ],
-    gpu=False,
+    gpu=True,
 )
 def run_wavelet_denoise(
     image,

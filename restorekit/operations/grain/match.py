@@ -10,7 +10,8 @@ from ...grain.match import match_grain
 from ...grain.model import GrainModel
 from ...grain.synthesis import SYNTHESIS_CHOICES
 from ...params import Output, Param, operation
-from ...progress import ProgressCallback
+from ...progress import ProgressCallback, scaled
+from ...progress import report as report_progress
 from ..common import choice_param, image_output, image_summary, report_output, seed_param, text_table
 
 
@@ -21,9 +22,12 @@ def _std(model: GrainModel, x: torch.Tensor) -> float:
 
 
 def _report(image: torch.Tensor, reference: torch.Tensor, out: torch.Tensor, ref_models: list[GrainModel],
-            synthesis: list[str], remove_existing: bool, strength: float, seed: int) -> str:
+            synthesis: list[str], remove_existing: bool, strength: float, seed: int,
+            progress: ProgressCallback | None = None) -> str:
     before = analyze_grain(image)
+    report_progress(progress, 90, 100)
     after = analyze_grain(out)
+    report_progress(progress, 100, 100)
     lines = [f"Grain Match: {image_summary(image)}; reference {image_summary(reference)}; strength {strength:g}; "
              f"seed {seed}; target's own grain {'removed first' if remove_existing else 'kept'}."]
     ref_rows = [[str(i), f"{_std(m, reference[i: i + 1]):.2f}", f"{m.grain_size:.2f}", m.classification,
@@ -81,7 +85,9 @@ def run_grain_match(
     progress: ProgressCallback | None = None,
 ) -> dict[str, object]:
     out, used, info = match_grain(image, reference, remove_existing=remove_existing, strength=strength, seed=seed,
-                                  synthesis=None if synthesis == "auto" else synthesis, progress=progress,
-                                  return_info=True)
-    report = _report(image, reference, out, info.reference_models, info.synthesis, remove_existing, strength, seed)
+                                  synthesis=None if synthesis == "auto" else synthesis,
+                                  progress=scaled(progress, 0, 80, 100), return_info=True)
+    # the report's blind re-analysis of the target before and after takes the last 20 steps of the bar
+    report = _report(image, reference, out, info.reference_models, info.synthesis, remove_existing, strength, seed,
+                     progress)
     return {"image": out, "grain": used[0], "report": report}
