@@ -79,7 +79,7 @@ def _resolve_models(x: torch.Tensor, model: GrainModel | Sequence[GrainModel] | 
     if model is None:
         from .analysis import analyze_grain
 
-        return list(analyze_grain(x))
+        return list(analyze_grain(x, progress=scaled(progress, 0, 5, 100)))  # the first 5 steps of remove_grain's bar
     if isinstance(model, GrainModel):
         return [model] * b
     models = list(model)
