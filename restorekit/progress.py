@@ -40,3 +40,31 @@ def scaled(progress: ProgressCallback | None, start: int, span: int, total: int)
         progress(start + round(span * done / max(sub_total, 1)), total)
 
     return sub
+
+
+class CallbackRelay:
+    """Wraps a progress callback and remembers what it raised.
+
+    Code that turns the core's failures into its own error (a pipeline stage, for example) must let the
+    callback's own exception through unchanged, since that is ComfyUI's interruption. Pass
+    :attr:`callback` to the core; in the handler, re-raise when :meth:`raised_by_callback` is true.
+    """
+
+    def __init__(self, progress: ProgressCallback | None) -> None:
+        self._progress = progress
+        self._raised: BaseException | None = None
+
+    @property
+    def callback(self) -> ProgressCallback | None:
+        return None if self._progress is None else self._call
+
+    def _call(self, done: int, total: int) -> None:
+        try:
+            self._progress(done, total)
+        except BaseException as exc:
+            self._raised = exc
+            raise
+
+    def raised_by_callback(self, exc: BaseException) -> bool:
+        """True when ``exc`` is the exception the callback raised."""
+        return self._raised is not None and exc is self._raised

@@ -1,4 +1,6 @@
-from restorekit.progress import report, scaled, track
+import pytest
+
+from restorekit.progress import CallbackRelay, report, scaled, track
 
 
 def test_track_reports_each_step():
@@ -15,3 +17,21 @@ def test_scaled_maps_sub_progress():
     assert seen == [(15, 30), (20, 30)]
     assert scaled(None, 0, 1, 1) is None
     report(None, 1, 2)  # no callback: nothing happens
+
+
+def test_callback_relay_tells_the_callbacks_own_exception():
+
+    class Stop(Exception):
+        pass
+
+    def interrupt(done: int, total: int) -> None:
+        raise Stop
+
+    assert CallbackRelay(None).callback is None
+    relay = CallbackRelay(interrupt)
+    other = ValueError("from the core")
+    assert not relay.raised_by_callback(other)
+    with pytest.raises(Stop) as caught:
+        relay.callback(1, 2)
+    assert relay.raised_by_callback(caught.value)
+    assert not relay.raised_by_callback(other)

@@ -20,7 +20,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from ..errors import InvalidParameterError
+from ..errors import InvalidParameterError, RestoreError
 from .manifest import MANIFEST_NAME, Manifest, read_manifest
 from .recipe import Recipe, Step, load_recipe, recipe_from_args
 from .runner import BatchSummary, WorkItem, failed_record, item_is_done, make_run_id, process_item, run_local
@@ -159,7 +159,7 @@ def _run_ray(items: list[WorkItem], book: Manifest, summary: BatchSummary, previ
                     if bar is not None:
                         bar.update(1)
                     continue
-            except Exception:  # unreadable input: the worker records the error
+            except (OSError, RestoreError):  # unreadable or empty input: the worker records the error
                 pass
         todo.append(item)
     with RayEngine(address, workers, use_gpu=device.startswith("cuda")) as engine:

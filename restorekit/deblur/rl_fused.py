@@ -20,6 +20,8 @@ import os
 
 import torch
 
+from ..triton_support import raised_in_triton
+
 logger = logging.getLogger(__name__)
 
 FUSED_ENV = "RESTOREKIT_RL_FUSED"
@@ -151,7 +153,7 @@ def built_or_none(make) -> FusedSteps | None:
     try:
         return make().warm_up()
     except Exception as exc:
-        if not _raised_in_triton(exc):
+        if not raised_in_triton(exc):
             raise
         _BROKEN.append(f"{type(exc).__name__}: {str(exc)[:300]}")
         logger.warning(
@@ -159,11 +161,3 @@ def built_or_none(make) -> FusedSteps | None:
         )
         return None
 
-
-def _raised_in_triton(exc: BaseException) -> bool:
-    tb = exc.__traceback__
-    while tb is not None:
-        if "/triton/" in tb.tb_frame.f_code.co_filename.replace("\\", "/"):
-            return True
-        tb = tb.tb_next
-    return False

@@ -9,7 +9,7 @@ import torch
 
 from ..deblur.psf import PSF
 from ..errors import AlgorithmError, RestoreError
-from ..progress import ProgressCallback
+from ..progress import CallbackRelay, ProgressCallback
 
 
 @dataclass(frozen=True)
@@ -34,21 +34,13 @@ def estimate_psfs(x: torch.Tensor, model: str = "auto", progress: ProgressCallba
     is handed to the estimate; what it raises (ComfyUI's interruption) comes out unchanged."""
     from ..deblur.estimate import estimate_blur
 
-    raised: list[BaseException] = []
-
-    def relay(done: int, total: int) -> None:
-        try:
-            progress(done, total)
-        except BaseException as err:
-            raised.append(err)
-            raise
-
+    relay = CallbackRelay(progress)
     try:
-        found = estimate_blur(x, model=model, progress=relay if progress is not None else None)
+        found = estimate_blur(x, model=model, progress=relay.callback)
     except RestoreError:
         raise
     except Exception as e:  # noqa: BLE001  (named as the deblur stage's failure, cause chained)
-        if raised and e is raised[-1]:
+        if relay.raised_by_callback(e):
             raise
         raise AlgorithmError("deblur stage (estimate_blur)", f"the blur estimate failed: {type(e).__name__}: {e}",
                              "connect a PSF (Make PSF) or turn the deblur stage off.") from e

@@ -16,7 +16,7 @@ from typing import Any
 import torch
 
 from ..errors import AlgorithmError, InvalidParameterError, RestoreError
-from ..progress import ProgressCallback
+from ..progress import CallbackRelay, ProgressCallback
 from .measures import Measures, measure
 
 #: Stages in the order they run.
@@ -95,21 +95,12 @@ def run_stage(
     from ..params import run
 
     _operation(stage, name)
-    # An exception raised by the progress callback (ComfyUI's interruption) passes through unchanged.
-    from_callback: list[BaseException] = []
-
-    def guarded(done: int, total: int) -> None:
-        try:
-            progress(done, total)
-        except BaseException as e:
-            from_callback.append(e)
-            raise
-
+    relay = CallbackRelay(progress)  # the callback's own exception (ComfyUI's interruption) passes unchanged
     start = time.perf_counter()
     try:
-        out = run(name, image=image, progress=guarded if progress is not None else None, **values)["image"]
+        out = run(name, image=image, progress=relay.callback, **values)["image"]
     except BaseException as e:
-        if from_callback and e is from_callback[-1]:
+        if relay.raised_by_callback(e):
             raise
         if isinstance(e, RestoreError):
             raise type(e)(f"{stage} stage ({name}): {e.subject}", e.problem, e.fix) from e

@@ -35,6 +35,7 @@ from collections.abc import Callable
 
 import torch
 
+from ...triton_support import raised_in_triton
 from .options import FIXED_SCALE
 from .profiles import StageParams
 from .stages import device_constant, grid
@@ -87,12 +88,7 @@ def mark_unusable_if_triton_failed(exc: BaseException) -> bool:
     """If ``exc`` was raised inside Triton (building or launching the kernels, e.g. no C compiler or an
     unsupported GPU), remember it (the torch path is then used for the rest of the process) and return
     True; errors from anywhere else return False and must propagate."""
-    tb = exc.__traceback__
-    inside = False
-    while tb is not None:
-        name = tb.tb_frame.f_code.co_filename.replace("\\", "/")
-        inside = inside or "/triton/" in name
-        tb = tb.tb_next
+    inside = raised_in_triton(exc)
     if inside and not _BROKEN:
         _BROKEN.append(f"{type(exc).__name__}: {str(exc)[:300]}")
     return inside
