@@ -227,7 +227,7 @@ def render_boolean(u: torch.Tensor, *, radius: float, radius_std: float | None =
         img = img[..., start:, start:]
         img = F.conv2d(img, kern.view(1, 1, 1, -1), stride=(1, s))[..., :w]
         img = F.conv2d(img, kern.view(1, 1, -1, 1), stride=(s, 1))[..., :h, :]
-        out.append(img)
+        out.append(img.clamp_(0.0, 1.0))  # a fully covered pixel can sum its filter weights to 1 + 1 ulp
     return torch.cat(out, 0)
 
 
